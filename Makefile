@@ -1,0 +1,89 @@
+# cfgan: build, test and install. Knobs (override on the command line, e.g. `make MPI=0`):
+#   MPI=1       mpicc + Open MPI; MPI=0 builds a serial binary (par_serial.c)
+#   BUILD=dir   object and binary directory
+#   PREFIX=dir  where `make install` puts bin/cfgan
+#   SAN=1       -fsanitize=address,undefined (make asan sets it)
+#   NP=n        ranks for `make run`
+MPI      ?= 1
+BUILD    ?= build
+PREFIX   ?= /usr/local
+SAN      ?= 0
+NP       ?= 2
+OPTFLAGS ?= -O2
+
+ifeq ($(MPI),1)
+  CC := mpicc
+  PAR_SRC := src/par.c
+else
+  CC := gcc
+  PAR_SRC := src/par_serial.c
+endif
+
+PKGS     := openblas yaml-0.1
+CFLAGS   ?= -std=c11 -Wall -Wextra -Wshadow $(OPTFLAGS) -g
+CPPFLAGS += -Iinclude -D_GNU_SOURCE -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lopenblas -lyaml) -lm
+ifeq ($(SAN),1)
+  CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDFLAGS += -fsanitize=address,undefined
+endif
+GIT_HASH := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+
+LIB_SRC  := $(filter-out src/main.c src/par.c src/par_serial.c,$(wildcard src/*.c)) $(PAR_SRC)
+LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
+MAIN_OBJ := $(BUILD)/obj/main.o
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BIN      := $(BUILD)/cfgan
+
+.PHONY: all deps run test test-only asan install clean bench help
+all: $(BIN) $(TEST_BIN)
+
+help:
+	@echo "make [all]     build $(BIN) and the unit tests"
+	@echo "make deps      install missing Debian packages (no-op when present)"
+	@echo "make run       deps + build + train the synthetic demo on $(NP) ranks and print metrics"
+	@echo "make test      deps + build + the whole test suite"
+	@echo "make asan      the test suite under -fsanitize=address,undefined (in build-asan/)"
+	@echo "make install   copy cfgan to $(PREFIX)/bin"
+	@echo "make clean     remove build directories"
+
+deps:
+	@bash tools/install-deps.sh
+
+$(BIN): $(LIB_OBJ) $(MAIN_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/main.o: CPPFLAGS += -DCFGAN_GIT=\"$(GIT_HASH)\"
+$(BUILD)/obj/%.o: src/%.c | $(BUILD)/obj
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/%.c $(LIB_OBJ) | $(BUILD)/tests
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
+$(BUILD)/obj $(BUILD)/tests:
+	mkdir -p $@
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@bash tools/run-demo.sh $(BIN) $(NP)
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@bash tests/run.sh $(BUILD)
+
+test-only: all
+	@bash tests/run.sh $(BUILD)
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPTFLAGS=-O1 all
+	@CFGAN_SANITIZED=1 bash tests/run.sh build-asan
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/cfgan
+
+clean:
+	rm -rf build build-asan build-serial
+
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d)

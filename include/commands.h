@@ -1,0 +1,10 @@
+// commands: the subcommands of `cfgan`, each taking the arguments after its name.
+#ifndef CFGAN_COMMANDS_H
+#define CFGAN_COMMANDS_H
+
+int cmd_train(int argc, char **argv);     // train CFGAN from a config
+int cmd_evaluate(int argc, char **argv);  // metrics of a score file
+int cmd_data_info(int argc, char **argv); // dataset statistics of a config
+int cmd_synth(int argc, char **argv);     // write a synthetic dataset
+
+#endif

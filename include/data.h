@@ -1,0 +1,83 @@
+// data: readers for every input format, dense id maps, CSR storage, holdout splits and the
+// dataset fingerprint. Implicit feedback: a kept (user, item) pair is a 1, everything else 0.
+#ifndef CFGAN_DATA_H
+#define CFGAN_DATA_H
+
+#include <stdint.h>
+
+#include "config.h"
+
+// Sparse 0/1 matrix in compressed sparse rows; columns sorted and unique within a row.
+typedef struct {
+    int32_t n_rows, n_cols;
+    int64_t nnz;
+    int64_t *row_ptr; // (n_rows + 1) start of each row in col
+    int32_t *col;     // (nnz) column indices
+} Csr;
+
+// Dense index -> original id (sorted ascending, so 0-based contiguous ids map to themselves).
+typedef struct {
+    int64_t *ids; // (n)
+    int32_t n;
+} IdMap;
+
+// Pairs in original ids as read from a file.
+typedef struct {
+    int64_t *user, *item; // (n)
+    int64_t n, cap;
+} PairList;
+
+// How to read one file.
+typedef struct {
+    int format;        // DataFormat
+    char delimiter;    // csv separator
+    int header;        // csv/tsv: skip first line
+    int user_col, item_col, rating_col;
+    double min_rating; // keep rating >= min_rating; 0 keeps all
+} ReadOptions;
+
+// Counts kept while reading, for data-info.
+typedef struct {
+    int64_t lines;        // data lines read
+    int64_t below_threshold; // dropped by data.min_rating
+    int64_t duplicates;   // repeated pairs collapsed
+} ReadStats;
+
+typedef struct {
+    int32_t n_users, n_items;
+    Csr train;           // (n_users, n_items) pairs the models learn from
+    Csr valid;           // held out from training for the honest protocol (may be empty)
+    Csr test;            // held out for the reported result
+    IdMap users, items;
+    ReadStats train_stats, test_stats;
+    int test_from_holdout; // 1 when test was split off data.train
+    uint64_t fingerprint;  // hash of the three matrices and the id maps
+} Dataset;
+
+// Read every kept pair of a file; exits EXIT_INPUT with "FILE:LINE: problem" on bad data.
+void data_read_pairs(const char *path, const ReadOptions *opt, PairList *out, ReadStats *stats);
+void pairs_push(PairList *self, int64_t user, int64_t item);
+void pairs_free(PairList *self);
+// Reader options from the config's data.* keys.
+ReadOptions read_options_from_config(const Config *cfg);
+
+// Build the whole dataset from the config (files or synthetic data, maps, splits).
+void dataset_load(Dataset *self, const Config *cfg);
+void dataset_free(Dataset *self);
+
+// CSR from (row, col) pairs; sorts and collapses duplicates (counted in *n_dupes if not NULL).
+void csr_from_pairs(Csr *out, int32_t n_rows, int32_t n_cols, const int32_t *rows, const int32_t *cols, int64_t n,
+                    int64_t *n_dupes);
+// out = inᵀ.
+void csr_transpose(Csr *out, const Csr *in);
+// Split each row: round(frac * row length) of its columns (leaving at least one) go to `held`,
+// chosen by the stream (seed, RNG_SPLIT, which, row); the rest to `kept`.
+void csr_holdout(const Csr *in, double frac, uint64_t seed, uint32_t which, Csr *kept, Csr *held);
+// 1 if (row, col) is stored.
+int csr_has(const Csr *self, int32_t row, int32_t col);
+static inline int32_t csr_row_len(const Csr *self, int32_t r) { return (int32_t)(self->row_ptr[r + 1] - self->row_ptr[r]); }
+void csr_free(Csr *self);
+// Dense index of an original id, or -1.
+int32_t idmap_find(const IdMap *self, int64_t id);
+
+#endif

@@ -1,0 +1,51 @@
+// eval: per-user running top-K over scores produced in row blocks, and the CFGAN paper's metrics
+// (P@K, R@K, NDCG@K, MRR@K; training items excluded; ties go to the lower item index).
+#ifndef CFGAN_EVAL_H
+#define CFGAN_EVAL_H
+
+#include <stdint.h>
+
+#include "data.h"
+#include "util.h"
+
+#define EVAL_MAX_CUTOFFS 16
+
+// Bounded per-user candidate lists: a min-heap of the k best items per user, sorted by topk_finish.
+typedef struct {
+    int32_t n_users, k;
+    float *score;   // (n_users, k) heap, then best-first
+    int32_t *item;  // (n_users, k)
+    int32_t *count; // (n_users) entries held
+} TopK;
+
+void topk_init(TopK *self, int32_t n_users, int32_t k);
+void topk_reset(TopK *self);
+// Offer item with score to user's list. Items must be offered in increasing index order per user
+// for the tie rule (equal scores keep the lower index) to hold. NaN counts as -inf.
+void topk_offer(TopK *self, int32_t user, int32_t item, float score);
+// Sort every list best-first.
+void topk_finish(TopK *self);
+void topk_free(TopK *self);
+
+// Offer one user's full score row (n_items floats) skipping the user's training items (sorted cols).
+void topk_offer_user_row(TopK *self, int32_t user, const float *scores, int32_t n_items, const int32_t *exclude,
+                         int32_t n_exclude);
+// Offer one item's scores over all users (item-based mode) skipping users who have it in training.
+void topk_offer_item_column(TopK *self, int32_t item, const float *scores, int32_t n_users, const int32_t *exclude,
+                            int32_t n_exclude);
+
+typedef struct {
+    int n_cutoffs;
+    int cutoff[EVAL_MAX_CUTOFFS];
+    double p[EVAL_MAX_CUTOFFS], r[EVAL_MAX_CUTOFFS], ndcg[EVAL_MAX_CUTOFFS], mrr[EVAL_MAX_CUTOFFS];
+    int64_t n_users; // users with at least one held-out item
+} Metrics;
+
+// Metrics of finished lists against held-out pairs (users as rows). Cutoffs must be <= topk->k.
+void metrics_compute(Metrics *out, const TopK *topk, const Csr *heldout, const int *cutoffs, int n_cutoffs);
+// Value of metric m (0 P, 1 R, 2 NDCG, 3 MRR) at cutoff k, or NAN if k was not computed.
+double metrics_get(const Metrics *self, int metric, int k);
+// Append `"P@5": 0.1, "R@5": ...` (no braces) to a JSON object under construction.
+void metrics_json(const Metrics *self, StrBuf *sb);
+
+#endif

@@ -1,0 +1,35 @@
+// par: the only user of MPI. Rank/size, collectives on flat buffers, abort. A serial build
+// (make MPI=0) links par_serial.c instead, so every other file reads as plain C.
+#ifndef CFGAN_PAR_H
+#define CFGAN_PAR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdnoreturn.h>
+
+// Start MPI (or nothing in the serial build) and register the error-exit hook with util.
+void par_init(int *argc, char ***argv);
+// Shut down cleanly.
+void par_finalize(void);
+int par_rank(void);
+int par_size(void);
+// In-place elementwise sums across ranks.
+void par_sum_float(float *buf, size_t n);
+void par_sum_double(double *buf, size_t n);
+void par_sum_int64(int64_t *buf, size_t n);
+// Elementwise max/min of doubles across ranks, in place.
+void par_max_double(double *buf, size_t n);
+void par_min_double(double *buf, size_t n);
+// Broadcast bytes from rank `root`.
+void par_bcast(void *buf, size_t bytes, int root);
+// Gather `bytes` from every rank into `out` on root (out: size x bytes; may be NULL elsewhere).
+void par_gather(const void *in, size_t bytes, void *out, int root);
+// Gather variable-sized byte blocks on root; counts/displs in bytes (root only).
+void par_gatherv(const void *in, size_t bytes, void *out, const size_t *counts, const size_t *displs, int root);
+void par_barrier(void);
+// Logical OR of a flag over all ranks (for collective decisions like "stop now").
+int par_any(int flag);
+// End every rank now with `status` (MPI_Abort when there are other ranks).
+noreturn void par_abort(int status);
+
+#endif

@@ -1,0 +1,19 @@
+// synth: deterministic synthetic implicit feedback with popularity skew and latent taste clusters,
+// generated user by user (streaming: memory is O(items), not O(interactions)).
+#ifndef CFGAN_SYNTH_H
+#define CFGAN_SYNTH_H
+
+#include <stdint.h>
+
+typedef struct {
+    int64_t users, items, interactions; // exact total of distinct (user, item) pairs
+    uint64_t seed;
+    int topics;                         // latent clusters
+} SynthSpec;
+
+typedef void (*SynthEmit)(void *ctx, int64_t user, int64_t item);
+
+// Call emit once per pair, users in increasing order; exits EXIT_INPUT if the spec is infeasible.
+void synth_generate(const SynthSpec *spec, SynthEmit emit, void *ctx);
+
+#endif

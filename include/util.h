@@ -1,0 +1,86 @@
+// util: call-site error exits, checked allocation and files, a fast line reader, hashing, clocks.
+#ifndef CFGAN_UTIL_H
+#define CFGAN_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdnoreturn.h>
+
+enum {
+    EXIT_RUNTIME = 1, // internal or I/O failure while working
+    EXIT_INPUT = 2,   // bad command line, config or data: nothing was done
+    EXIT_NUMERIC = 3, // NaN/Inf during training; last good checkpoint kept
+    EXIT_PREEMPTED = 4, // stopped by SIGTERM/SIGUSR1 after writing a checkpoint
+};
+
+// Tell util which rank this process is, so collective errors print once (rank 0) and
+// rank-local ones carry "[rank r]". `on_exit_fn` ends the job (MPI_Abort etc.).
+void util_set_rank(int rank, int size, void (*exit_fn)(int status, int collective));
+
+// Print "msg\n" to stderr (rank 0 only) and end every rank with `status`. Use for errors that
+// every rank sees identically (config, command line, shared data files).
+noreturn void die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+// Print "[rank r] msg\n" and end the whole job: for errors only this rank can see.
+noreturn void die_local(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+// Print a warning line to stderr on rank 0.
+void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+// Print an informational line to stdout on rank 0 (flushes).
+void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+// True on rank 0.
+int util_is_root(void);
+
+void *xmalloc_at(size_t n, const char *file, int line);
+void *xcalloc_at(size_t n, size_t size, const char *file, int line);
+void *xrealloc_at(void *p, size_t n, const char *file, int line);
+char *xstrdup_at(const char *s, const char *file, int line);
+#define xmalloc(n) xmalloc_at((n), __FILE__, __LINE__)
+#define xcalloc(n, s) xcalloc_at((n), (s), __FILE__, __LINE__)
+#define xrealloc(p, n) xrealloc_at((p), (n), __FILE__, __LINE__)
+#define xstrdup(s) xstrdup_at((s), __FILE__, __LINE__)
+
+// Open an input file; on failure exit EXIT_INPUT with "PATH: reason".
+FILE *xfopen_input(const char *path);
+
+// Buffered reader of text lines: strips CR/LF, counts lines, rejects NUL bytes (binary files).
+typedef struct {
+    FILE *fp;
+    const char *path; // for messages
+    char *buf;        // read buffer
+    size_t cap, len, pos;
+    char *line;       // current line (NUL-terminated, no line end)
+    size_t line_cap;
+    long line_no;     // 1-based number of the current line
+    int eof;
+} LineReader;
+void line_reader_init(LineReader *self, const char *path); // exits EXIT_INPUT if unreadable
+// Next line into self->line; returns its length, or -1 at end of file.
+long line_reader_next(LineReader *self);
+void line_reader_free(LineReader *self);
+
+// Seconds since an arbitrary fixed point (monotonic).
+double wall_seconds(void);
+
+// 64-bit hashing for fingerprints and checksums (not cryptographic).
+uint64_t hash64(uint64_t h, const void *data, size_t n);
+uint64_t hash_mix(uint64_t x);
+
+// Levenshtein distance of two short strings (for "did you mean" hints).
+int edit_distance(const char *a, const char *b);
+
+// Make directory and its parents; exit EXIT_RUNTIME with the reason on failure.
+void mkdir_p(const char *path);
+// Write `text` to PATH atomically (temporary file, fsync, rename, fsync of the directory).
+// Returns 0 or -1 with errno set; never leaves a half-written PATH.
+int write_file_atomic(const char *path, const void *data, size_t n);
+
+// Growable byte buffer for building text (JSON, YAML) before an atomic write.
+typedef struct {
+    char *data;
+    size_t len, cap;
+} StrBuf;
+void sb_printf(StrBuf *self, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sb_json_string(StrBuf *self, const char *s); // appends a quoted, escaped JSON string
+void sb_free(StrBuf *self);
+
+#endif

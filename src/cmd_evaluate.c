@@ -1,0 +1,141 @@
+// cmd_evaluate: `cfgan evaluate`, the evaluator on its own for scores from any system. It uses
+// the same top-K and metric code as the trainer.
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "data.h"
+#include "eval.h"
+#include "util.h"
+
+static void evaluate_help(void) {
+    printf("usage: cfgan evaluate --train FILE --test FILE --scores FILE [--topk 1,5,10,20] [--format cfgan]\n\n"
+           "Rank items by the given scores and print P@K, R@K, NDCG@K and MRR@K as one JSON object.\n"
+           "  --train FILE    training pairs (their items are excluded from each user's ranking)\n"
+           "  --test FILE     held-out pairs; test users are users with at least one test pair\n"
+           "  --scores FILE   one line per user (0-based user ids of the files, in order), each holding\n"
+           "                  whitespace-separated scores of items 0..n-1; lines starting with # are skipped\n"
+           "  --topk LIST     cutoffs (default 5,10,20)\n"
+           "  --format F      format of --train/--test: cfgan (default), ml100k, ml1m, tsv\n"
+           "Ids in the files are used as they are (0-based row and column numbers), not re-mapped.\n"
+           "Ties are broken towards the lower item index; a NaN score ranks last.\n");
+}
+
+// Dense CSR from a pair file whose ids are already 0-based indices.
+static void pairs_to_indexed_csr(Csr *out, int32_t n_rows, int32_t n_cols, const PairList *p) {
+    int32_t *r = xmalloc((size_t)(p->n ? p->n : 1) * sizeof *r), *c = xmalloc((size_t)(p->n ? p->n : 1) * sizeof *c);
+    for (int64_t k = 0; k < p->n; k++) {
+        r[k] = (int32_t)p->user[k];
+        c[k] = (int32_t)p->item[k];
+    }
+    csr_from_pairs(out, n_rows, n_cols, r, c, p->n, NULL);
+    free(r);
+    free(c);
+}
+
+static int64_t max_id(const int64_t *v, int64_t n) {
+    int64_t m = -1;
+    for (int64_t k = 0; k < n; k++)
+        if (v[k] > m) m = v[k];
+    return m;
+}
+
+int cmd_evaluate(int argc, char **argv) {
+    const char *train = NULL, *test = NULL, *scores = NULL, *topk_s = "5,10,20", *format = "cfgan";
+    CliOpt extra[] = {{"--train", 1, &train}, {"--test", 1, &test},     {"--scores", 1, &scores},
+                      {"--topk", 1, &topk_s}, {"--format", 1, &format}, {NULL, 0, NULL}};
+    CliArgs a;
+    cli_parse(&a, "evaluate", argc, argv, extra, evaluate_help);
+    if (a.n_positional) die(EXIT_INPUT, "cfgan evaluate: unexpected argument '%s' (see --help)", a.positional[0]);
+    if (!train || !test || !scores) die(EXIT_INPUT, "cfgan evaluate: --train, --test and --scores are required (see --help)");
+    int cutoffs[EVAL_MAX_CUTOFFS];
+    int n_cut = cli_parse_int_list(topk_s, cutoffs, EVAL_MAX_CUTOFFS, "--topk");
+    int maxk = 0;
+    for (int c = 0; c < n_cut; c++) maxk = cutoffs[c] > maxk ? cutoffs[c] : maxk;
+    ReadOptions opt = {FORMAT_CFGAN, ',', 0, 0, 1, 2, 0};
+    if (strcmp(format, "ml100k") == 0) opt.format = FORMAT_ML100K;
+    else if (strcmp(format, "ml1m") == 0) opt.format = FORMAT_ML1M;
+    else if (strcmp(format, "tsv") == 0) opt.format = FORMAT_TSV, opt.delimiter = '\t';
+    else if (strcmp(format, "cfgan") != 0) die(EXIT_INPUT, "cfgan evaluate: unknown --format '%s'", format);
+
+    PairList tr = {0}, te = {0};
+    ReadStats st;
+    data_read_pairs(train, &opt, &tr, &st);
+    data_read_pairs(test, &opt, &te, &st);
+    int64_t mu = max_id(tr.user, tr.n), mi = max_id(tr.item, tr.n);
+    int64_t tu = max_id(te.user, te.n), ti = max_id(te.item, te.n);
+    if (tu > mu) mu = tu;
+    if (ti > mi) mi = ti;
+    if (mu >= INT32_MAX || mi >= INT32_MAX) die(EXIT_INPUT, "%s: ids must be below 2^31 for `evaluate`", test);
+    int32_t n_users = (int32_t)mu + 1, n_items_files = (int32_t)mi + 1;
+    Csr trc, tec;
+    pairs_to_indexed_csr(&trc, n_users, n_items_files, &tr);
+    pairs_to_indexed_csr(&tec, n_users, n_items_files, &te);
+    pairs_free(&tr);
+    pairs_free(&te);
+
+    TopK topk;
+    topk_init(&topk, n_users, maxk);
+    LineReader lr;
+    line_reader_init(&lr, scores);
+    int32_t row = 0, n_items = -1;
+    long first_line = 0;
+    float *s = NULL;
+    while (line_reader_next(&lr) >= 0) {
+        char *p = lr.line;
+        while (*p == ' ' || *p == '\t') p++;
+        if (*p == '#') continue;
+        int32_t n = 0;
+        for (;;) {
+            while (*p == ' ' || *p == '\t') p++;
+            if (!*p) break;
+            char *end;
+            errno = 0;
+            float v = strtof(p, &end);
+            if (end == p || (*end && *end != ' ' && *end != '\t')) {
+                char tok[32];
+                snprintf(tok, sizeof tok, "%.*s", (int)strcspn(p, " \t"), p);
+                die(EXIT_INPUT, "%s:%ld: score '%s' is not a number", scores, lr.line_no, tok);
+            }
+            if (n_items < 0 || n < n_items) {
+                s = xrealloc(s, (size_t)(n + 1) * sizeof *s);
+                s[n] = v;
+            }
+            n++;
+            p = end;
+        }
+        if (n_items < 0) {
+            if (n == 0) die(EXIT_INPUT, "%s:%ld: empty score line (user %d)", scores, lr.line_no, row);
+            n_items = n, first_line = lr.line_no;
+            if (n_items < n_items_files)
+                die(EXIT_INPUT, "%s:%ld: %d scores, but the pair files use items up to %d", scores, lr.line_no, n, n_items_files - 1);
+        } else if (n != n_items) {
+            die(EXIT_INPUT, "%s:%ld: %d scores where line %ld has %d", scores, lr.line_no, n, first_line, n_items);
+        }
+        if (row < n_users)
+            topk_offer_user_row(&topk, row, s, n_items, trc.col + trc.row_ptr[row], csr_row_len(&trc, row));
+        row++;
+    }
+    line_reader_free(&lr);
+    for (int32_t u = row; u < n_users; u++)
+        if (csr_row_len(&tec, u) > 0)
+            die(EXIT_INPUT, "%s: %d score lines, but test user %d needs line %d", scores, row, u, u + 1);
+    topk_finish(&topk);
+    Metrics m;
+    metrics_compute(&m, &topk, &tec, cutoffs, n_cut);
+    StrBuf sb = {0};
+    sb_printf(&sb, "{");
+    metrics_json(&m, &sb);
+    sb_printf(&sb, "}\n");
+    if (util_is_root()) fputs(sb.data, stdout);
+    sb_free(&sb);
+    free(s);
+    topk_free(&topk);
+    csr_free(&trc);
+    csr_free(&tec);
+    return 0;
+}

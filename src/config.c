@@ -1,0 +1,695 @@
+// config: one key table drives the YAML reader, `--set`, `--help` and the resolved-config echo.
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+#include "util.h"
+
+typedef enum { T_INT, T_INT64, T_FLOAT, T_BOOL, T_STR, T_ENUM, T_INT_LIST, T_FLOAT_LIST } KeyType;
+
+enum { F_RUNTIME = 1 }; // key does not define the experiment (left out of config_hash)
+
+typedef struct {
+    const char *name;    // "section.key"
+    KeyType type;
+    size_t off;          // offsetof(Config, field)
+    size_t count_off;    // lists: offsetof(Config, n_field)
+    size_t size;         // strings: capacity of the field
+    const char *def;     // default, written as it would be in YAML
+    double min, max;     // numeric range (each element of a list)
+    const char *choices; // enums: "a|b|c", index = enum value
+    int flags;
+    const char *doc;
+} Key;
+
+#define OFF(f) offsetof(Config, f)
+#define SZ(f) sizeof(((Config *)0)->f)
+#define BIG 1e18
+
+static const Key KEYS[] = {
+    {"data.format", T_ENUM, OFF(data_format), 0, 0, "cfgan", 0, 0, "cfgan|ml100k|ml1m|csv|tsv|synthetic", 0,
+     "file format: cfgan `user item rating` (whitespace), ml100k u.data (tab), ml1m `::`, csv/tsv "
+     "(see data.*_col), or synthetic (generated in memory, no file)"},
+    {"data.train", T_STR, OFF(data_train), 0, SZ(data_train), "", 0, 0, NULL, 0,
+     "training pairs, or the only file (then data.test_fraction is held out); relative to the data root"},
+    {"data.test", T_STR, OFF(data_test), 0, SZ(data_test), "", 0, 0, NULL, 0,
+     "test pairs, same format; empty: per-user holdout of data.test_fraction from data.train"},
+    {"data.titles", T_STR, OFF(data_titles), 0, SZ(data_titles), "", 0, 0, NULL, F_RUNTIME,
+     "optional item titles for `recommend`: MovieLens u.item or movies.dat"},
+    {"data.test_fraction", T_FLOAT, OFF(data_test_fraction), 0, 0, "0.2", 0.01, 0.9, NULL, 0,
+     "fraction of each user's pairs held out for test when data.test is empty"},
+    {"data.validation", T_FLOAT, OFF(data_validation), 0, 0, "0", 0, 0.9, NULL, 0,
+     "fraction of each user's training pairs held out for validation; > 0 selects the honest protocol"},
+    {"data.seed", T_INT64, OFF(data_seed), 0, 0, "12345", 0, BIG, NULL, 0, "seed of the holdout splits"},
+    {"data.min_rating", T_FLOAT, OFF(data_min_rating), 0, 0, "0", -BIG, BIG, NULL, 0,
+     "keep pairs rated >= this as positives; 0 keeps every observed pair"},
+    {"data.delimiter", T_STR, OFF(data_delimiter), 0, SZ(data_delimiter), ",", 0, 0, NULL, 0,
+     "csv field separator (one character); tsv always uses tab"},
+    {"data.header", T_BOOL, OFF(data_header), 0, 0, "false", 0, 0, NULL, 0, "csv/tsv: skip the first line"},
+    {"data.user_col", T_INT, OFF(data_user_col), 0, 0, "0", 0, 1000, NULL, 0, "csv/tsv: 0-based user column"},
+    {"data.item_col", T_INT, OFF(data_item_col), 0, 0, "1", 0, 1000, NULL, 0, "csv/tsv: 0-based item column"},
+    {"data.rating_col", T_INT, OFF(data_rating_col), 0, 0, "2", -1, 1000, NULL, 0,
+     "csv/tsv: 0-based rating column, -1 if there is none"},
+    {"data.synthetic.users", T_INT64, OFF(synth_users), 0, 0, "2000", 2, 2e9, NULL, 0, "synthetic: users"},
+    {"data.synthetic.items", T_INT64, OFF(synth_items), 0, 0, "500", 2, 2e9, NULL, 0, "synthetic: items"},
+    {"data.synthetic.interactions", T_INT64, OFF(synth_interactions), 0, 0, "60000", 1, BIG, NULL, 0,
+     "synthetic: total user-item pairs (before the split)"},
+    {"data.synthetic.seed", T_INT64, OFF(synth_seed), 0, 0, "7", 0, BIG, NULL, 0, "synthetic: generator seed"},
+    {"data.synthetic.topics", T_INT, OFF(synth_topics), 0, 0, "10", 1, 100000, NULL, 0,
+     "synthetic: latent taste clusters (what a recommender can learn)"},
+
+    {"model.mode", T_ENUM, OFF(model_mode), 0, 0, "item", 0, 0, "user|item", 0,
+     "rows are users (a user's item vector) or items (an item's user vector)"},
+    {"model.scheme", T_ENUM, OFF(model_scheme), 0, 0, "ZP", 0, 0, "ZR|PM|ZP", 0,
+     "negative sampling: zero-reconstruction, partial masking, or both"},
+    {"model.g_hidden", T_INT_LIST, OFF(g_hidden), OFF(n_g_hidden), 0, "[400]", 1, 100000, NULL, 0,
+     "generator hidden layer widths, e.g. [400] (one layer of 400)"},
+    {"model.d_hidden", T_INT_LIST, OFF(d_hidden), OFF(n_d_hidden), 0, "[125]", 1, 100000, NULL, 0,
+     "discriminator hidden layer widths, e.g. [50, 50, 50, 50]"},
+    {"model.activation", T_ENUM, OFF(model_activation), 0, 0, "sigmoid", 0, 0, "sigmoid|tanh|relu", 0,
+     "hidden activation of both networks (reference: sigmoid)"},
+    {"model.g_output", T_ENUM, OFF(model_g_output), 0, 0, "linear", 0, 0, "linear|sigmoid", 0,
+     "generator output activation (reference: linear)"},
+    {"model.zr_ratio", T_FLOAT, OFF(zr_ratio), 0, 0, "0.7", 0, 1, NULL, 0,
+     "ZR: fraction of a row's unobserved columns drawn as zero-reconstruction negatives"},
+    {"model.pm_ratio", T_FLOAT, OFF(pm_ratio), 0, 0, "0.7", 0, 1, NULL, 0,
+     "PM: fraction of a row's unobserved columns unmasked in the fake sample"},
+    {"model.zr_coef", T_FLOAT, OFF(zr_coef), 0, 0, "0.03", 0, 1e6, NULL, 0, "ZR: weight of the reconstruction penalty"},
+
+    {"train.epochs", T_INT, OFF(epochs), 0, 0, "1000", 1, 1e8, NULL, 0,
+     "generator passes over all rows; outer iterations = epochs / g_steps"},
+    {"train.seed", T_INT64, OFF(seed), 0, 0, "1", 0, BIG, NULL, 0,
+     "seed of initialisation, negative sets and batch order (runs repeat bit for bit)"},
+    {"train.g_steps", T_INT, OFF(g_steps), 0, 0, "4", 1, 10000, NULL, 0, "generator passes per outer iteration"},
+    {"train.d_steps", T_INT, OFF(d_steps), 0, 0, "2", 1, 10000, NULL, 0, "discriminator passes per outer iteration"},
+    {"train.g_batch", T_INT, OFF(g_batch), 0, 0, "32", 1, 1e7, NULL, 0, "rows per generator mini-batch"},
+    {"train.d_batch", T_INT, OFF(d_batch), 0, 0, "64", 1, 1e7, NULL, 0, "rows per discriminator mini-batch"},
+    {"train.g_lr", T_FLOAT, OFF(g_lr), 0, 0, "1e-4", 0, 100, NULL, 0, "generator learning rate"},
+    {"train.d_lr", T_FLOAT, OFF(d_lr), 0, 0, "1e-4", 0, 100, NULL, 0, "discriminator learning rate"},
+    {"train.g_reg", T_FLOAT, OFF(g_reg), 0, 0, "1e-3", 0, 1e6, NULL, 0, "generator L2 weight (sum of squares / 2)"},
+    {"train.d_reg", T_FLOAT, OFF(d_reg), 0, 0, "0", 0, 1e6, NULL, 0, "discriminator L2 weight"},
+    {"train.optimizer", T_ENUM, OFF(optimizer), 0, 0, "adam", 0, 0, "adam|sgd", 0,
+     "adam (TensorFlow form, the reference) or plain sgd"},
+    {"train.beta1", T_FLOAT, OFF(beta1), 0, 0, "0.9", 0, 0.999999, NULL, 0, "Adam beta1"},
+    {"train.beta2", T_FLOAT, OFF(beta2), 0, 0, "0.999", 0, 0.999999999, NULL, 0, "Adam beta2"},
+    {"train.eps", T_FLOAT, OFF(adam_eps), 0, 0, "1e-8", 1e-30, 1, NULL, 0, "Adam epsilon"},
+
+    {"eval.topk", T_INT_LIST, OFF(topk), OFF(n_topk), 0, "[5, 10, 20]", 1, 10000, NULL, F_RUNTIME,
+     "cutoffs K of P@K, R@K, NDCG@K, MRR@K"},
+    {"eval.every", T_INT, OFF(eval_every), 0, 0, "1", 1, 1e8, NULL, F_RUNTIME, "epochs between evaluations"},
+    {"eval.select", T_STR, OFF(eval_select), 0, SZ(eval_select), "NDCG@20", 0, 0, NULL, 0,
+     "honest protocol: validation metric that picks the epoch (P|R|NDCG|MRR @ one of eval.topk)"},
+    {"eval.patience", T_INT, OFF(eval_patience), 0, 0, "0", 0, 1e8, NULL, 0,
+     "honest protocol: stop after this many evaluations without improvement; 0 = never"},
+    {"eval.block", T_INT, OFF(eval_block), 0, 0, "256", 1, 1e6, NULL, F_RUNTIME,
+     "rows scored per block (memory: block x columns floats)"},
+
+    {"checkpoint.every", T_INT, OFF(ckpt_every), 0, 0, "50", 0, 1e8, NULL, F_RUNTIME,
+     "epochs between checkpoints; 0 = only at the end"},
+    {"checkpoint.keep", T_INT, OFF(ckpt_keep), 0, 0, "3", 1, 1000, NULL, F_RUNTIME, "newest checkpoints kept"},
+
+    {"baselines.ease.lambda", T_FLOAT_LIST, OFF(ease_lambda), OFF(n_ease_lambda), 0, "[300]", 0, 1e12, NULL, 0,
+     "EASE^R L2 weight; a list is a grid tuned on validation"},
+    {"baselines.itemknn.k", T_INT_LIST, OFF(knn_k), OFF(n_knn_k), 0, "[200]", 1, 1e8, NULL, 0,
+     "ItemKNN neighbours; a list is a grid"},
+    {"baselines.itemknn.shrink", T_FLOAT_LIST, OFF(knn_shrink), OFF(n_knn_shrink), 0, "[10]", 0, 1e12, NULL, 0,
+     "ItemKNN cosine shrink term; a list is a grid"},
+
+    {"run.check_every", T_INT, OFF(check_every), 0, 0, "0", 0, 1e9, NULL, F_RUNTIME,
+     "debug: steps between cross-rank parameter checksums; 0 = off"},
+};
+#define N_KEYS ((int)(sizeof KEYS / sizeof KEYS[0]))
+
+static const char *type_name(KeyType t) {
+    switch (t) {
+    case T_INT: case T_INT64: return "integer";
+    case T_FLOAT: return "number";
+    case T_BOOL: return "boolean";
+    case T_STR: return "string";
+    case T_ENUM: return "choice";
+    case T_INT_LIST: return "integer list";
+    case T_FLOAT_LIST: return "number list";
+    }
+    return "?";
+}
+
+static int find_key(const char *name) {
+    for (int i = 0; i < N_KEYS; i++)
+        if (strcmp(KEYS[i].name, name) == 0) return i;
+    return -1;
+}
+
+// True if `prefix.` starts some key (so `prefix` is a section).
+static int is_section(const char *prefix) {
+    size_t n = strlen(prefix);
+    for (int i = 0; i < N_KEYS; i++)
+        if (strncmp(KEYS[i].name, prefix, n) == 0 && KEYS[i].name[n] == '.') return 1;
+    return 0;
+}
+
+// " (did you mean 'x'?)" for the closest key name, or "".
+static const char *suggest(const char *name, char *buf, size_t n) {
+    int best = 99, bi = -1;
+    for (int i = 0; i < N_KEYS; i++) {
+        int d = edit_distance(name, KEYS[i].name);
+        const char *dot = strrchr(KEYS[i].name, '.');
+        int d2 = dot ? edit_distance(name, dot + 1) + 1 : 99; // bare key without its section
+        if (d2 < d) d = d2;
+        if (d < best) best = d, bi = i;
+    }
+    if (bi >= 0 && best <= 3) snprintf(buf, n, " (did you mean '%s'?)", KEYS[bi].name);
+    else buf[0] = '\0';
+    return buf;
+}
+
+// ---- scalar parsing ---------------------------------------------------------------------------
+
+// Parse one scalar for key k; on error returns a message in err (and 0).
+static int parse_int64(const char *s, int64_t *out) {
+    if (!*s) return 0;
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (errno == ERANGE || *end != '\0' || end == s) return 0;
+    *out = v;
+    return 1;
+}
+
+static int parse_double(const char *s, double *out) {
+    if (!*s) return 0;
+    errno = 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (*end != '\0' || end == s || !isfinite(v)) return 0;
+    *out = v;
+    return 1;
+}
+
+static void fmt_range(const Key *k, char *buf, size_t n) {
+    if (k->type == T_FLOAT || k->type == T_FLOAT_LIST) snprintf(buf, n, "[%g, %g]", k->min, k->max);
+    else snprintf(buf, n, "[%.0f, %.0f]", k->min, k->max);
+}
+
+// Parse text as one element of key k into the field (list element `idx`). quoted: YAML style.
+static int parse_scalar(Config *self, const Key *k, const char *text, int quoted, int idx, char *err, size_t en) {
+    char *base = (char *)self + k->off;
+    char range[96];
+    fmt_range(k, range, sizeof range);
+    switch (k->type) {
+    case T_INT: case T_INT64: case T_INT_LIST: {
+        int64_t v;
+        if (quoted || !parse_int64(text, &v)) {
+            snprintf(err, en, "'%s' expects an integer, got %s'%s'", k->name, quoted ? "the quoted string " : "", text);
+            return 0;
+        }
+        if ((double)v < k->min || (double)v > k->max) {
+            snprintf(err, en, "'%s' = %lld is out of range %s", k->name, (long long)v, range);
+            return 0;
+        }
+        if (k->type == T_INT64) *(int64_t *)base = v;
+        else ((int *)base)[idx] = (int)v;
+        return 1;
+    }
+    case T_FLOAT: case T_FLOAT_LIST: {
+        double v;
+        if (quoted || !parse_double(text, &v)) {
+            snprintf(err, en, "'%s' expects a finite number, got %s'%s'", k->name, quoted ? "the quoted string " : "", text);
+            return 0;
+        }
+        if (v < k->min || v > k->max) {
+            snprintf(err, en, "'%s' = %g is out of range %s", k->name, v, range);
+            return 0;
+        }
+        ((double *)base)[idx] = v;
+        return 1;
+    }
+    case T_BOOL: {
+        static const char *yes[] = {"true", "yes", "on"}, *no[] = {"false", "no", "off"};
+        for (int i = 0; i < 3 && !quoted; i++) {
+            if (strcasecmp(text, yes[i]) == 0) return *(int *)base = 1, 1;
+            if (strcasecmp(text, no[i]) == 0) return *(int *)base = 0, 1;
+        }
+        snprintf(err, en, "'%s' expects true or false, got '%s'", k->name, text);
+        return 0;
+    }
+    case T_STR:
+        if (strlen(text) >= k->size) {
+            snprintf(err, en, "'%s' is too long (at most %zu characters)", k->name, k->size - 1);
+            return 0;
+        }
+        strcpy(base, text);
+        return 1;
+    case T_ENUM: {
+        const char *c = k->choices;
+        for (int i = 0; *c; i++) {
+            size_t n = strcspn(c, "|");
+            if (strlen(text) == n && strncasecmp(text, c, n) == 0) return *(int *)base = i, 1;
+            c += n + (c[n] == '|');
+        }
+        char choices[128];
+        snprintf(choices, sizeof choices, "%s", k->choices);
+        for (char *p = choices; *p; p++)
+            if (*p == '|') *p = ',';
+        snprintf(err, en, "'%s' must be one of %s, got '%s'", k->name, choices, text);
+        return 0;
+    }
+    }
+    return 0;
+}
+
+static void set_list_count(Config *self, const Key *k, int n) { *(int *)((char *)self + k->count_off) = n; }
+
+// ---- defaults ---------------------------------------------------------------------------------
+
+// Parse a value written in --set/default syntax: lists as "[a, b]" or "a,b", scalars plain.
+static int parse_text_value(Config *self, const Key *k, const char *text, char *err, size_t en) {
+    if (k->type != T_INT_LIST && k->type != T_FLOAT_LIST) return parse_scalar(self, k, text, 0, 0, err, en);
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", text);
+    char *s = buf;
+    while (isspace((unsigned char)*s)) s++;
+    size_t L = strlen(s);
+    while (L > 0 && isspace((unsigned char)s[L - 1])) s[--L] = '\0';
+    if (*s == '[') {
+        if (L < 2 || s[L - 1] != ']') {
+            snprintf(err, en, "'%s': unterminated list '%s'", k->name, text);
+            return 0;
+        }
+        s[L - 1] = '\0';
+        s++;
+    }
+    int n = 0;
+    for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ",")) {
+        while (isspace((unsigned char)*tok)) tok++;
+        char *e = tok + strlen(tok);
+        while (e > tok && isspace((unsigned char)e[-1])) *--e = '\0';
+        if (n == CFG_LIST_MAX) {
+            snprintf(err, en, "'%s' has more than %d values", k->name, CFG_LIST_MAX);
+            return 0;
+        }
+        if (!parse_scalar(self, k, tok, 0, n, err, en)) return 0;
+        n++;
+    }
+    if (n == 0) {
+        snprintf(err, en, "'%s' needs at least one value", k->name);
+        return 0;
+    }
+    set_list_count(self, k, n);
+    return 1;
+}
+
+static ConfigOrigin g_default_origin = {"(default)", 0, 0};
+
+void config_init(Config *self) {
+    memset(self, 0, sizeof *self);
+    self->origin = xcalloc(N_KEYS, sizeof *self->origin);
+    for (int i = 0; i < N_KEYS; i++) {
+        char err[256];
+        if (!parse_text_value(self, &KEYS[i], KEYS[i].def, err, sizeof err))
+            die(EXIT_RUNTIME, "internal: bad default for %s: %s", KEYS[i].name, err);
+        self->origin[i] = g_default_origin;
+    }
+}
+
+void config_free(Config *self) {
+    free(self->origin);
+    self->origin = NULL;
+}
+
+// ---- YAML -------------------------------------------------------------------------------------
+
+typedef struct {
+    Config *cfg;
+    const char *path;
+    yaml_document_t *doc;
+    char *set_in_file; // per key: already set by this file
+} Loader;
+
+static noreturn void die_at(const char *path, yaml_mark_t m, const char *msg) {
+    die(EXIT_INPUT, "%s:%zu:%zu: %s", path, m.line + 1, m.column + 1, msg);
+}
+
+static void load_value(Loader *L, int ki, yaml_node_t *node) {
+    const Key *k = &KEYS[ki];
+    char err[512];
+    if (L->set_in_file[ki]) {
+        snprintf(err, sizeof err, "duplicate key '%s' (already set at line %d)", k->name, L->cfg->origin[ki].line);
+        die_at(L->path, node->start_mark, err);
+    }
+    if (node->type == YAML_MAPPING_NODE) {
+        snprintf(err, sizeof err, "'%s' expects a %s, found a mapping", k->name, type_name(k->type));
+        die_at(L->path, node->start_mark, err);
+    }
+    if (node->type == YAML_SEQUENCE_NODE) {
+        if (k->type != T_INT_LIST && k->type != T_FLOAT_LIST) {
+            snprintf(err, sizeof err, "'%s' expects a %s, found a list", k->name, type_name(k->type));
+            die_at(L->path, node->start_mark, err);
+        }
+        int n = 0;
+        for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top; it++) {
+            yaml_node_t *el = yaml_document_get_node(L->doc, *it);
+            if (el->type != YAML_SCALAR_NODE) {
+                snprintf(err, sizeof err, "'%s' expects a list of numbers, found a nested structure", k->name);
+                die_at(L->path, el->start_mark, err);
+            }
+            if (n == CFG_LIST_MAX) {
+                snprintf(err, sizeof err, "'%s' has more than %d values", k->name, CFG_LIST_MAX);
+                die_at(L->path, el->start_mark, err);
+            }
+            if (!parse_scalar(L->cfg, k, (const char *)el->data.scalar.value,
+                              el->data.scalar.style != YAML_PLAIN_SCALAR_STYLE, n, err, sizeof err))
+                die_at(L->path, el->start_mark, err);
+            n++;
+        }
+        if (n == 0) {
+            snprintf(err, sizeof err, "'%s' needs at least one value", k->name);
+            die_at(L->path, node->start_mark, err);
+        }
+        set_list_count(L->cfg, k, n);
+    } else { // scalar
+        const char *text = (const char *)node->data.scalar.value;
+        int plain = node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+        if (plain && (text[0] == '\0' || strcmp(text, "~") == 0 || strcmp(text, "null") == 0)) {
+            if (k->type != T_STR) {
+                snprintf(err, sizeof err, "'%s' has no value (expects a %s)", k->name, type_name(k->type));
+                die_at(L->path, node->start_mark, err);
+            }
+            text = "";
+        }
+        if (k->type == T_INT_LIST || k->type == T_FLOAT_LIST) { // a single scalar is a list of one
+            if (!parse_scalar(L->cfg, k, text, !plain, 0, err, sizeof err)) die_at(L->path, node->start_mark, err);
+            set_list_count(L->cfg, k, 1);
+        } else if (!parse_scalar(L->cfg, k, text, !plain, 0, err, sizeof err)) {
+            die_at(L->path, node->start_mark, err);
+        }
+    }
+    L->set_in_file[ki] = 1;
+    L->cfg->origin[ki] = (ConfigOrigin){L->path, (int)node->start_mark.line + 1, (int)node->start_mark.column + 1};
+}
+
+static void load_mapping(Loader *L, yaml_node_t *map, const char *prefix) {
+    char err[512], name[256];
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = yaml_document_get_node(L->doc, p->key);
+        yaml_node_t *vn = yaml_document_get_node(L->doc, p->value);
+        if (kn->type != YAML_SCALAR_NODE) die_at(L->path, kn->start_mark, "keys must be plain names");
+        const char *key = (const char *)kn->data.scalar.value;
+        for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) { // duplicate in this mapping
+            yaml_node_t *qk = yaml_document_get_node(L->doc, q->key);
+            if (qk->type == YAML_SCALAR_NODE && strcmp((const char *)qk->data.scalar.value, key) == 0) {
+                snprintf(err, sizeof err, "duplicate key '%s%s%s' (first at line %zu)", prefix, *prefix ? "." : "",
+                         key, qk->start_mark.line + 1);
+                die_at(L->path, kn->start_mark, err);
+            }
+        }
+        snprintf(name, sizeof name, "%s%s%s", prefix, *prefix ? "." : "", key);
+        int ki = find_key(name);
+        if (ki >= 0) {
+            load_value(L, ki, vn);
+        } else if (is_section(name)) {
+            if (vn->type == YAML_SCALAR_NODE && vn->data.scalar.length == 0) continue; // empty section
+            if (vn->type != YAML_MAPPING_NODE) {
+                snprintf(err, sizeof err, "'%s' is a section: expected a mapping of its keys", name);
+                die_at(L->path, vn->start_mark, err);
+            }
+            load_mapping(L, vn, name);
+        } else {
+            char hint[128];
+            snprintf(err, sizeof err, "unknown key '%s'%s", name, suggest(name, hint, sizeof hint));
+            die_at(L->path, kn->start_mark, err);
+        }
+    }
+}
+
+static const char *yaml_error_what(const yaml_parser_t *p) {
+    return p->problem ? p->problem : "YAML syntax error";
+}
+
+void config_load_file(Config *self, const char *path) {
+    FILE *fp = xfopen_input(path);
+    snprintf(self->path, sizeof self->path, "%s", path);
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    if (!yaml_parser_initialize(&parser)) die(EXIT_RUNTIME, "%s: cannot initialise the YAML parser", path);
+    yaml_parser_set_input_file(&parser, fp);
+    if (!yaml_parser_load(&parser, &doc)) {
+        yaml_mark_t m = parser.problem_mark;
+        char msg[512];
+        if (parser.context)
+            snprintf(msg, sizeof msg, "YAML syntax error: %s %s", yaml_error_what(&parser), parser.context);
+        else
+            snprintf(msg, sizeof msg, "YAML syntax error: %s", yaml_error_what(&parser));
+        if (parser.error == YAML_READER_ERROR) m.line = 0, m.column = 0, snprintf(msg, sizeof msg, "not a text file: %s", yaml_error_what(&parser));
+        fclose(fp);
+        die_at(path, m, msg);
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    Loader L = {self, path, &doc, xcalloc(N_KEYS, 1)};
+    if (root) {
+        if (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0) {
+            // empty document: defaults only
+        } else if (root->type != YAML_MAPPING_NODE) {
+            die_at(path, root->start_mark, "expected a mapping of sections (data:, model:, train:, ...)");
+        } else {
+            load_mapping(&L, root, "");
+        }
+    }
+    // a second document in the same file is almost certainly a mistake
+    yaml_document_t doc2;
+    if (yaml_parser_load(&parser, &doc2)) {
+        yaml_node_t *r2 = yaml_document_get_root_node(&doc2);
+        if (r2) die_at(path, r2->start_mark, "more than one YAML document (remove the '---' separator)");
+        yaml_document_delete(&doc2);
+    } else {
+        yaml_mark_t m = parser.problem_mark;
+        char msg[512];
+        snprintf(msg, sizeof msg, "YAML syntax error: %s", yaml_error_what(&parser));
+        die_at(path, m, msg);
+    }
+    // origins point into `path`, which must outlive the config: keep a copy
+    char *keep = xstrdup(path);
+    for (int i = 0; i < N_KEYS; i++)
+        if (L.set_in_file[i]) self->origin[i].file = keep;
+    free(L.set_in_file);
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    fclose(fp);
+}
+
+void config_apply_set(Config *self, const char *assignment) {
+    const char *eq = strchr(assignment, '=');
+    if (!eq || eq == assignment) die(EXIT_INPUT, "--set %s: expected section.key=value", assignment);
+    char name[256];
+    size_t n = (size_t)(eq - assignment);
+    if (n >= sizeof name) die(EXIT_INPUT, "--set %s: key too long", assignment);
+    memcpy(name, assignment, n);
+    name[n] = '\0';
+    int ki = find_key(name);
+    if (ki < 0) {
+        char hint[128];
+        die(EXIT_INPUT, "--set %s: unknown key '%s'%s", assignment, name, suggest(name, hint, sizeof hint));
+    }
+    char err[512];
+    if (!parse_text_value(self, &KEYS[ki], eq + 1, err, sizeof err)) die(EXIT_INPUT, "--set %s: %s", assignment, err);
+    self->origin[ki] = (ConfigOrigin){"--set", 0, 0};
+}
+
+// ---- derive and validate ----------------------------------------------------------------------
+
+// Report a cross-key problem at the place the key was set.
+static noreturn void die_key(const Config *self, const char *key, const char *msg) {
+    int ki = find_key(key);
+    const ConfigOrigin *o = &self->origin[ki];
+    if (o->line > 0) die(EXIT_INPUT, "%s:%d:%d: %s", o->file, o->line, o->col, msg);
+    if (strcmp(o->file, "--set") == 0) die(EXIT_INPUT, "--set %s: %s", key, msg);
+    die(EXIT_INPUT, "%s:1:1: %s", self->path[0] ? self->path : "(no config)", msg);
+}
+
+static int cmp_int(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+void config_resolve_path(const Config *self, const char *rel, char *out, size_t out_size) {
+    if (!rel[0]) {
+        out[0] = '\0';
+        return;
+    }
+    int n = rel[0] == '/' ? snprintf(out, out_size, "%s", rel) : snprintf(out, out_size, "%s/%s", self->data_root, rel);
+    if (n < 0 || (size_t)n >= out_size) die(EXIT_INPUT, "%s: path too long", rel);
+}
+
+void config_finish(Config *self, const char *data_root) {
+    char msg[512];
+    // name: file name without directory and extension
+    const char *base = strrchr(self->path, '/');
+    base = base ? base + 1 : (self->path[0] ? self->path : "config");
+    snprintf(self->name, sizeof self->name, "%.200s", base);
+    char *dot = strrchr(self->name, '.');
+    if (dot && (strcmp(dot, ".yaml") == 0 || strcmp(dot, ".yml") == 0)) *dot = '\0';
+
+    const char *env = getenv("CFGAN_DATA");
+    const char *root = data_root && *data_root ? data_root : (env && *env ? env : "data");
+    snprintf(self->data_root, sizeof self->data_root, "%s", root);
+    size_t rl = strlen(self->data_root);
+    while (rl > 1 && self->data_root[rl - 1] == '/') self->data_root[--rl] = '\0';
+
+    if (self->data_format != FORMAT_SYNTHETIC && !self->data_train[0])
+        die_key(self, "data.train", "missing required key 'data.train' (the training file, relative to the data root)");
+    config_resolve_path(self, self->data_train, self->train_path, sizeof self->train_path);
+    config_resolve_path(self, self->data_test, self->test_path, sizeof self->test_path);
+    config_resolve_path(self, self->data_titles, self->titles_path, sizeof self->titles_path);
+
+    if (self->data_format == FORMAT_CSV && strlen(self->data_delimiter) != 1)
+        die_key(self, "data.delimiter", "'data.delimiter' must be exactly one character");
+    if (self->data_user_col == self->data_item_col)
+        die_key(self, "data.item_col", "'data.item_col' must differ from 'data.user_col'");
+    if (self->data_rating_col == self->data_user_col || self->data_rating_col == self->data_item_col)
+        die_key(self, "data.rating_col", "'data.rating_col' must differ from the user and item columns");
+    if (self->data_format == FORMAT_SYNTHETIC && self->synth_interactions > self->synth_users * self->synth_items)
+        die_key(self, "data.synthetic.interactions", "'data.synthetic.interactions' exceeds users x items");
+
+    // cutoffs: sorted, unique
+    qsort(self->topk, (size_t)self->n_topk, sizeof(int), cmp_int);
+    int u = 0;
+    for (int i = 0; i < self->n_topk; i++)
+        if (u == 0 || self->topk[i] != self->topk[u - 1]) self->topk[u++] = self->topk[i];
+    self->n_topk = u;
+
+    // eval.select = METRIC@K with K among the cutoffs
+    static const char *metrics[] = {"P", "R", "NDCG", "MRR"};
+    const char *at = strchr(self->eval_select, '@');
+    int mi = -1;
+    int64_t k = 0;
+    if (at) {
+        for (int i = 0; i < 4; i++)
+            if ((size_t)(at - self->eval_select) == strlen(metrics[i]) &&
+                strncasecmp(self->eval_select, metrics[i], strlen(metrics[i])) == 0)
+                mi = i;
+        if (!parse_int64(at + 1, &k)) mi = -1;
+    }
+    if (mi < 0) {
+        snprintf(msg, sizeof msg, "'eval.select' must look like NDCG@20 (P, R, NDCG or MRR @ a cutoff), got '%s'",
+                 self->eval_select);
+        die_key(self, "eval.select", msg);
+    }
+    int found = 0;
+    for (int i = 0; i < self->n_topk; i++) found |= self->topk[i] == k;
+    if (!found) {
+        snprintf(msg, sizeof msg, "'eval.select' uses cutoff %lld, which is not in eval.topk", (long long)k);
+        die_key(self, "eval.select", msg);
+    }
+    self->select_metric = mi;
+    self->select_k = (int)k;
+}
+
+// ---- echo, hash, help -------------------------------------------------------------------------
+
+// Shortest text that reads back as exactly v.
+static void fmt_double(double v, char *buf, size_t n) {
+    for (int prec = 6; prec <= 17; prec++) {
+        snprintf(buf, n, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    // keep it a number in YAML's eyes even when it looks like an integer
+    if (!strpbrk(buf, ".eEn")) strncat(buf, ".0", n - strlen(buf) - 1);
+}
+
+static void format_value(const Config *self, const Key *k, StrBuf *sb) {
+    const char *base = (const char *)self + k->off;
+    char num[64];
+    switch (k->type) {
+    case T_INT: sb_printf(sb, "%d", *(const int *)base); break;
+    case T_INT64: sb_printf(sb, "%lld", (long long)*(const int64_t *)base); break;
+    case T_FLOAT: fmt_double(*(const double *)base, num, sizeof num); sb_printf(sb, "%s", num); break;
+    case T_BOOL: sb_printf(sb, "%s", *(const int *)base ? "true" : "false"); break;
+    case T_STR: sb_json_string(sb, base); break; // a JSON string is a valid YAML double-quoted scalar
+    case T_ENUM: {
+        const char *c = k->choices;
+        for (int i = *(const int *)base; i > 0; i--) c += strcspn(c, "|") + 1;
+        sb_printf(sb, "%.*s", (int)strcspn(c, "|"), c);
+        break;
+    }
+    case T_INT_LIST: case T_FLOAT_LIST: {
+        int n = *(const int *)((const char *)self + k->count_off);
+        sb_printf(sb, "[");
+        for (int i = 0; i < n; i++) {
+            if (k->type == T_INT_LIST) sb_printf(sb, "%s%d", i ? ", " : "", ((const int *)base)[i]);
+            else {
+                fmt_double(((const double *)base)[i], num, sizeof num);
+                sb_printf(sb, "%s%s", i ? ", " : "", num);
+            }
+        }
+        sb_printf(sb, "]");
+        break;
+    }
+    }
+}
+
+// Emit keys as nested YAML; consecutive keys share sections because the table is ordered.
+static void build_yaml(const Config *self, StrBuf *sb, int runtime_too) {
+    char open[4][64] = {{0}};
+    int depth = 0;
+    for (int i = 0; i < N_KEYS; i++) {
+        const Key *k = &KEYS[i];
+        if (!runtime_too && (k->flags & F_RUNTIME)) continue;
+        char parts[4][64];
+        int np = 0;
+        const char *s = k->name;
+        while (np < 4) {
+            size_t n = strcspn(s, ".");
+            snprintf(parts[np++], 64, "%.*s", (int)n, s);
+            if (!s[n]) break;
+            s += n + 1;
+        }
+        int common = 0;
+        while (common < depth && common < np - 1 && strcmp(open[common], parts[common]) == 0) common++;
+        depth = common;
+        for (int d = depth; d < np - 1; d++) {
+            sb_printf(sb, "%*s%s:\n", 2 * d, "", parts[d]);
+            snprintf(open[d], 64, "%s", parts[d]);
+        }
+        depth = np - 1;
+        sb_printf(sb, "%*s%s: ", 2 * depth, "", parts[np - 1]);
+        format_value(self, k, sb);
+        sb_printf(sb, "\n");
+    }
+}
+
+void config_write_yaml(const Config *self, FILE *fp) {
+    StrBuf sb = {0};
+    build_yaml(self, &sb, 1);
+    fwrite(sb.data, 1, sb.len, fp);
+    sb_free(&sb);
+}
+
+uint64_t config_hash(const Config *self) {
+    StrBuf sb = {0};
+    build_yaml(self, &sb, 0);
+    uint64_t h = hash64(0x636667616eULL, sb.data, sb.len);
+    sb_free(&sb);
+    return h;
+}
+
+void config_print_keys(FILE *fp) {
+    fprintf(fp, "Config keys (YAML sections, or --set section.key=value):\n");
+    for (int i = 0; i < N_KEYS; i++) {
+        const Key *k = &KEYS[i];
+        char range[96] = "";
+        if (k->type == T_ENUM) snprintf(range, sizeof range, "  one of: %s", k->choices);
+        else if (k->type != T_STR && k->type != T_BOOL) {
+            char r[80];
+            fmt_range(k, r, sizeof r);
+            snprintf(range, sizeof range, "  range %s", r);
+        }
+        fprintf(fp, "  %-28s %-12s default %s%s\n      %s\n", k->name, type_name(k->type), k->def[0] ? k->def : "\"\"",
+                range, k->doc);
+    }
+}

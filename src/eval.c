@@ -1,0 +1,170 @@
+// eval: bounded per-user top-K lists and the ranking metrics of the CFGAN paper.
+#include "eval.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+void topk_init(TopK *self, int32_t n_users, int32_t k) {
+    self->n_users = n_users;
+    self->k = k;
+    self->score = xmalloc((size_t)n_users * (size_t)k * sizeof *self->score);
+    self->item = xmalloc((size_t)n_users * (size_t)k * sizeof *self->item);
+    self->count = xcalloc((size_t)n_users, sizeof *self->count);
+}
+
+void topk_reset(TopK *self) { memset(self->count, 0, (size_t)self->n_users * sizeof *self->count); }
+
+void topk_free(TopK *self) {
+    free(self->score);
+    free(self->item);
+    free(self->count);
+    memset(self, 0, sizeof *self);
+}
+
+// a ranks below b: lower score, or equal score and higher item index.
+static inline int worse(float sa, int32_t ia, float sb, int32_t ib) { return sa < sb || (sa == sb && ia > ib); }
+
+static void sift_down(float *s, int32_t *it, int32_t n, int32_t i) {
+    for (;;) {
+        int32_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && worse(s[l], it[l], s[m], it[m])) m = l;
+        if (r < n && worse(s[r], it[r], s[m], it[m])) m = r;
+        if (m == i) return;
+        float ts = s[i];
+        s[i] = s[m];
+        s[m] = ts;
+        int32_t ti = it[i];
+        it[i] = it[m];
+        it[m] = ti;
+        i = m;
+    }
+}
+
+void topk_offer(TopK *self, int32_t user, int32_t item, float score) {
+    if (isnan(score)) score = -INFINITY;
+    float *s = self->score + (size_t)user * self->k;
+    int32_t *it = self->item + (size_t)user * self->k;
+    int32_t n = self->count[user];
+    if (n < self->k) { // heap insert: sift up
+        int32_t i = n;
+        while (i > 0) {
+            int32_t p = (i - 1) / 2;
+            if (!worse(score, item, s[p], it[p])) break;
+            s[i] = s[p];
+            it[i] = it[p];
+            i = p;
+        }
+        s[i] = score;
+        it[i] = item;
+        self->count[user] = n + 1;
+    } else if (worse(s[0], it[0], score, item)) { // beats the worst kept: replace the root
+        s[0] = score;
+        it[0] = item;
+        sift_down(s, it, n, 0);
+    }
+}
+
+void topk_finish(TopK *self) {
+    for (int32_t u = 0; u < self->n_users; u++) {
+        float *s = self->score + (size_t)u * self->k;
+        int32_t *it = self->item + (size_t)u * self->k;
+        // heap sort: repeatedly move the worst to the end, leaving best-first order
+        for (int32_t n = self->count[u]; n > 1; n--) {
+            float ts = s[0];
+            s[0] = s[n - 1];
+            s[n - 1] = ts;
+            int32_t ti = it[0];
+            it[0] = it[n - 1];
+            it[n - 1] = ti;
+            sift_down(s, it, n - 1, 0);
+        }
+    }
+}
+
+void topk_offer_user_row(TopK *self, int32_t user, const float *scores, int32_t n_items, const int32_t *exclude,
+                         int32_t n_exclude) {
+    int32_t e = 0;
+    for (int32_t i = 0; i < n_items; i++) {
+        while (e < n_exclude && exclude[e] < i) e++;
+        if (e < n_exclude && exclude[e] == i) continue;
+        topk_offer(self, user, i, scores[i]);
+    }
+}
+
+void topk_offer_item_column(TopK *self, int32_t item, const float *scores, int32_t n_users, const int32_t *exclude,
+                            int32_t n_exclude) {
+    int32_t e = 0;
+    for (int32_t u = 0; u < n_users; u++) {
+        while (e < n_exclude && exclude[e] < u) e++;
+        if (e < n_exclude && exclude[e] == u) continue;
+        topk_offer(self, u, item, scores[u]);
+    }
+}
+
+void metrics_compute(Metrics *out, const TopK *topk, const Csr *heldout, const int *cutoffs, int n_cutoffs) {
+    memset(out, 0, sizeof *out);
+    out->n_cutoffs = n_cutoffs;
+    memcpy(out->cutoff, cutoffs, (size_t)n_cutoffs * sizeof *cutoffs);
+    for (int32_t u = 0; u < heldout->n_rows && u < topk->n_users; u++) {
+        int32_t n_rel = csr_row_len(heldout, u);
+        if (n_rel == 0) continue;
+        out->n_users++;
+        const int32_t *rel = heldout->col + heldout->row_ptr[u];
+        const int32_t *list = topk->item + (size_t)u * topk->k;
+        int32_t n_list = topk->count[u];
+        for (int c = 0; c < n_cutoffs; c++) {
+            int K = cutoffs[c];
+            double hits = 0, dcg = 0, idcg = 0, rr = 0;
+            for (int p = 0; p < K && p < n_list; p++) {
+                // binary search in the sorted held-out row
+                int32_t lo = 0, hi = n_rel, x = list[p];
+                while (lo < hi) {
+                    int32_t mid = (lo + hi) / 2;
+                    if (rel[mid] < x) lo = mid + 1;
+                    else hi = mid;
+                }
+                if (lo < n_rel && rel[lo] == x) {
+                    hits += 1;
+                    dcg += 1.0 / log2(p + 2.0);
+                    if (rr == 0) rr = 1.0 / (p + 1);
+                }
+            }
+            for (int p = 0; p < K && p < n_rel; p++) idcg += 1.0 / log2(p + 2.0);
+            out->p[c] += hits / K;
+            out->r[c] += hits / n_rel;
+            out->ndcg[c] += dcg / idcg;
+            out->mrr[c] += rr;
+        }
+    }
+    if (out->n_users > 0)
+        for (int c = 0; c < n_cutoffs; c++) {
+            out->p[c] /= (double)out->n_users;
+            out->r[c] /= (double)out->n_users;
+            out->ndcg[c] /= (double)out->n_users;
+            out->mrr[c] /= (double)out->n_users;
+        }
+}
+
+double metrics_get(const Metrics *self, int metric, int k) {
+    for (int c = 0; c < self->n_cutoffs; c++) {
+        if (self->cutoff[c] != k) continue;
+        switch (metric) {
+        case 0: return self->p[c];
+        case 1: return self->r[c];
+        case 2: return self->ndcg[c];
+        default: return self->mrr[c];
+        }
+    }
+    return NAN;
+}
+
+void metrics_json(const Metrics *self, StrBuf *sb) {
+    for (int c = 0; c < self->n_cutoffs; c++) {
+        int k = self->cutoff[c];
+        sb_printf(sb, "%s\"P@%d\": %.10g, \"R@%d\": %.10g, \"NDCG@%d\": %.10g, \"MRR@%d\": %.10g", c ? ", " : "", k,
+                  self->p[c], k, self->r[c], k, self->ndcg[c], k, self->mrr[c]);
+    }
+}

@@ -1,0 +1,36 @@
+// par (serial build, make MPI=0): one process, collectives are identities.
+#include <stdlib.h>
+#include <string.h>
+
+#include "par.h"
+#include "util.h"
+
+void par_init(int *argc, char ***argv) {
+    (void)argc;
+    (void)argv;
+    util_set_rank(0, 1, NULL);
+}
+void par_finalize(void) {}
+int par_rank(void) { return 0; }
+int par_size(void) { return 1; }
+void par_sum_float(float *buf, size_t n) { (void)buf, (void)n; }
+void par_sum_double(double *buf, size_t n) { (void)buf, (void)n; }
+void par_sum_int64(int64_t *buf, size_t n) { (void)buf, (void)n; }
+void par_max_double(double *buf, size_t n) { (void)buf, (void)n; }
+void par_min_double(double *buf, size_t n) { (void)buf, (void)n; }
+void par_bcast(void *buf, size_t bytes, int root) { (void)buf, (void)bytes, (void)root; }
+void par_gather(const void *in, size_t bytes, void *out, int root) {
+    (void)root;
+    memcpy(out, in, bytes);
+}
+void par_gatherv(const void *in, size_t bytes, void *out, const size_t *counts, const size_t *displs, int root) {
+    (void)counts, (void)root;
+    memcpy((char *)out + displs[0], in, bytes);
+}
+void par_barrier(void) {}
+int par_any(int flag) { return flag; }
+noreturn void par_abort(int status) {
+    fflush(stdout);
+    fflush(stderr);
+    exit(status);
+}
