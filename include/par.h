@@ -9,6 +9,8 @@
 
 // Start MPI (or nothing in the serial build) and register the error-exit hook with util.
 void par_init(int *argc, char ***argv);
+// Start MPI now even without mpirun (ScaLAPACK needs it); no-op when already started.
+void par_require_mpi(int *argc, char ***argv);
 // Shut down cleanly.
 void par_finalize(void);
 int par_rank(void);

@@ -10,6 +10,10 @@ void par_init(int *argc, char ***argv) {
     (void)argv;
     util_set_rank(0, 1, NULL);
 }
+void par_require_mpi(int *argc, char ***argv) {
+    (void)argc;
+    (void)argv;
+}
 void par_finalize(void) {}
 int par_rank(void) { return 0; }
 int par_size(void) { return 1; }
