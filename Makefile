@@ -54,7 +54,12 @@ deps:
 $(BIN): $(LIB_OBJ) $(MAIN_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/obj/main.o: CPPFLAGS += -DCFGAN_GIT=\"$(GIT_HASH)\"
+# version.o records the commit; rebuild it when HEAD moves
+$(BUILD)/obj/version.o: CPPFLAGS += -DCFGAN_GIT=\"$(GIT_HASH)\"
+$(BUILD)/obj/version.o: $(BUILD)/git-hash
+$(BUILD)/git-hash: FORCE | $(BUILD)/obj
+	@echo $(GIT_HASH) | cmp -s - $@ || echo $(GIT_HASH) > $@
+.PHONY: FORCE
 $(BUILD)/obj/%.o: src/%.c | $(BUILD)/obj
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 

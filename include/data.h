@@ -73,6 +73,8 @@ void csr_transpose(Csr *out, const Csr *in);
 // Split each row: round(frac * row length) of its columns (leaving at least one) go to `held`,
 // chosen by the stream (seed, RNG_SPLIT, which, row); the rest to `kept`.
 void csr_holdout(const Csr *in, double frac, uint64_t seed, uint32_t which, Csr *kept, Csr *held);
+// out = a ∪ b (same shape), rows sorted and unique.
+void csr_union(Csr *out, const Csr *a, const Csr *b);
 // 1 if (row, col) is stored.
 int csr_has(const Csr *self, int32_t row, int32_t col);
 static inline int32_t csr_row_len(const Csr *self, int32_t r) { return (int32_t)(self->row_ptr[r + 1] - self->row_ptr[r]); }

@@ -556,6 +556,9 @@ void config_finish(Config *self, const char *data_root) {
     if (self->data_format == FORMAT_SYNTHETIC && self->synth_interactions > self->synth_users * self->synth_items)
         die_key(self, "data.synthetic.interactions", "'data.synthetic.interactions' exceeds users x items");
 
+    if (self->epochs < self->g_steps)
+        die_key(self, "train.epochs", "'train.epochs' must be at least train.g_steps (epochs count generator passes)");
+
     // cutoffs: sorted, unique
     qsort(self->topk, (size_t)self->n_topk, sizeof(int), cmp_int);
     int u = 0;

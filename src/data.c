@@ -280,6 +280,26 @@ void csr_transpose(Csr *out, const Csr *in) {
     free(fill);
 }
 
+void csr_union(Csr *out, const Csr *a, const Csr *b) {
+    out->n_rows = a->n_rows;
+    out->n_cols = a->n_cols;
+    out->row_ptr = xcalloc((size_t)a->n_rows + 1, sizeof *out->row_ptr);
+    out->col = xmalloc((size_t)(a->nnz + b->nnz + 1) * sizeof *out->col);
+    int64_t w = 0;
+    for (int32_t r = 0; r < a->n_rows; r++) {
+        int64_t i = a->row_ptr[r], ie = a->row_ptr[r + 1], j = b->row_ptr[r], je = b->row_ptr[r + 1];
+        while (i < ie || j < je) { // merge two sorted rows
+            int32_t v;
+            if (j >= je || (i < ie && a->col[i] < b->col[j])) v = a->col[i++];
+            else if (i >= ie || b->col[j] < a->col[i]) v = b->col[j++];
+            else v = a->col[i++], j++;
+            out->col[w++] = v;
+        }
+        out->row_ptr[r + 1] = w;
+    }
+    out->nnz = w;
+}
+
 int csr_has(const Csr *self, int32_t row, int32_t col) {
     int64_t lo = self->row_ptr[row], hi = self->row_ptr[row + 1];
     while (lo < hi) {

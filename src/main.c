@@ -6,10 +6,7 @@
 #include "config.h"
 #include "par.h"
 #include "util.h"
-
-#ifndef CFGAN_VERSION
-#define CFGAN_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 static void usage(FILE *fp) {
     fprintf(fp,
@@ -25,7 +22,7 @@ static void usage(FILE *fp) {
             "Every command takes --help. Config-taking commands accept --set section.key=value (repeatable)\n"
             "and --data-root DIR (else $CFGAN_DATA, else data/). Exit status: 0 ok, 1 runtime failure,\n"
             "2 bad command line, config or data (nothing was written), 3 numerical failure, 4 preempted.\n",
-            CFGAN_VERSION);
+            cfgan_version());
 }
 
 int main(int argc, char **argv) {
@@ -46,7 +43,7 @@ int main(int argc, char **argv) {
             else usage(stdout);
         }
     } else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        if (par_rank() == 0) printf("cfgan %s\n", CFGAN_VERSION);
+        if (par_rank() == 0) printf("cfgan %s (git %s, %s)\n", cfgan_version(), cfgan_git(), cfgan_compiler());
     } else {
         die(EXIT_INPUT, "cfgan: unknown command '%s' (see cfgan --help)", cmd);
     }

@@ -1,0 +1,32 @@
+// timer: per-phase wall-clock accumulators named by enum handles (compiled out with -DNTIMING).
+#ifndef CFGAN_TIMER_H
+#define CFGAN_TIMER_H
+
+typedef enum {
+    T_SAMPLE,    // negative sampling (PM and ZR masks)
+    T_G_FWD,     // generator forward
+    T_G_BWD,     // generator backward
+    T_D_FWD,     // discriminator forward
+    T_D_BWD,     // discriminator backward (and into G's output in the G step)
+    T_ALLREDUCE, // gradient sums across ranks
+    T_OPTIM,     // Adam/SGD updates
+    T_EVAL,      // scoring, top-K and metrics
+    T_CKPT,      // checkpoint writes
+    T_TOTAL,     // the whole training run
+    T_COUNT
+} TimerId;
+
+extern const char *const TIMER_NAMES[T_COUNT];
+
+#ifdef NTIMING
+static inline void timer_start(TimerId t) { (void)t; }
+static inline void timer_stop(TimerId t) { (void)t; }
+#else
+void timer_start(TimerId t);
+void timer_stop(TimerId t);
+#endif
+// Seconds accumulated by a timer on this rank.
+double timer_seconds(TimerId t);
+void timer_reset(void);
+
+#endif

@@ -1,0 +1,281 @@
+// model: CFGAN forward/backward for the D step and the G step, and ZR/PM negative sampling.
+#include "model.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+static Act hidden_act(int a) { return a == HIDDEN_TANH ? ACT_TANH : a == HIDDEN_RELU ? ACT_RELU : ACT_SIGMOID; }
+
+// Point the activation views (grads = 0) or their gradient views (grads = 1) into one flat
+// buffer at base (NULL: only count). Returns the floats needed. Masks have no gradient.
+static size_t layout(Cfgan *s, float *base, int grads) {
+    size_t off = 0;
+    const size_t B = (size_t)s->max_batch, n = (size_t)s->n_cols;
+    float **gh = grads ? s->dg_h : s->g_h, **dr = grads ? s->dd_real_h : s->d_real_h;
+    float **df = grads ? s->dd_fake_h : s->d_fake_h, **xf = grads ? &s->dx_fake : &s->x_fake;
+#define TAKE(ptr, count)                  \
+    do {                                  \
+        (ptr) = base ? base + off : NULL; \
+        off += (count);                   \
+    } while (0)
+    for (int l = 0; l < s->g.n_layers; l++) TAKE(gh[l], B * s->g.dims[l + 1]);
+    TAKE(*xf, B * n);
+    for (int l = 0; l < s->d.n_layers; l++) TAKE(dr[l], B * s->d.dims[l + 1]);
+    for (int l = 0; l < s->d.n_layers; l++) TAKE(df[l], B * s->d.dims[l + 1]);
+    if (!grads) {
+        TAKE(s->k_mask, B * n);
+        TAKE(s->z_mask, B * n);
+    }
+#undef TAKE
+    return off;
+}
+
+void cfgan_init(Cfgan *self, const Config *cfg, int n_cols, int max_batch) {
+    memset(self, 0, sizeof *self);
+    self->n_cols = n_cols;
+    self->scheme = cfg->model_scheme;
+    self->zr_ratio = cfg->zr_ratio;
+    self->pm_ratio = cfg->pm_ratio;
+    self->zr_coef = (float)cfg->zr_coef;
+    self->max_batch = max_batch;
+    int dims[NN_MAX_LAYERS + 1];
+    Act acts[NN_MAX_LAYERS];
+    if (cfg->n_g_hidden + 1 > NN_MAX_LAYERS || cfg->n_d_hidden + 1 > NN_MAX_LAYERS)
+        die(EXIT_INPUT, "%s: at most %d hidden layers per network", cfg->path, NN_MAX_LAYERS - 1);
+    // G: n -> hidden... -> n
+    dims[0] = n_cols;
+    for (int l = 0; l < cfg->n_g_hidden; l++) dims[l + 1] = cfg->g_hidden[l], acts[l] = hidden_act(cfg->model_activation);
+    dims[cfg->n_g_hidden + 1] = n_cols;
+    acts[cfg->n_g_hidden] = cfg->model_g_output == GOUT_SIGMOID ? ACT_SIGMOID : ACT_LINEAR;
+    mlp_init(&self->g, cfg->n_g_hidden + 1, dims, acts);
+    // D: 2n -> hidden... -> 1 (a logit)
+    dims[0] = 2 * n_cols;
+    for (int l = 0; l < cfg->n_d_hidden; l++) dims[l + 1] = cfg->d_hidden[l], acts[l] = hidden_act(cfg->model_activation);
+    dims[cfg->n_d_hidden + 1] = 1;
+    acts[cfg->n_d_hidden] = ACT_LINEAR;
+    mlp_init(&self->d, cfg->n_d_hidden + 1, dims, acts);
+
+    self->acts = xcalloc(layout(self, NULL, 0), sizeof(float));
+    layout(self, self->acts, 0);
+    self->n_dacts = layout(self, NULL, 1);
+    self->dacts = xcalloc(self->n_dacts, sizeof(float));
+    layout(self, self->dacts, 1);
+    self->bits = xcalloc((size_t)n_cols / 64 + 1, sizeof(uint64_t));
+}
+
+void cfgan_init_weights(Cfgan *self, uint64_t seed) {
+    mlp_init_reference(&self->g, seed, 0);
+    mlp_init_reference(&self->d, seed, 1);
+}
+
+void cfgan_free(Cfgan *self) {
+    mlp_free(&self->g);
+    mlp_free(&self->d);
+    free(self->acts);
+    free(self->dacts);
+    free(self->bits);
+    memset(self, 0, sizeof *self);
+}
+
+// ---- negative sampling ------------------------------------------------------------------------
+
+void sample_unobserved(float *mask, const int32_t *pos, int n_pos, int n, double ratio, int include_pos, Rng *rng,
+                       uint64_t *bits) {
+    const int n_unobs = n - n_pos;
+    const int m = (int)floor((double)n_unobs * ratio); // as the reference: int(|U| * ratio)
+    // Mark a uniform subset of the smaller side (chosen or left out) by rejection into a bitset:
+    // at most |U|/2 marks, so under 0.7·|U| draws, and no allocation.
+    const int invert = m > n_unobs / 2;
+    const int marks = invert ? n_unobs - m : m;
+    memset(bits, 0, ((size_t)n_unobs / 64 + 1) * sizeof *bits);
+    for (int got = 0; got < marks;) {
+        uint32_t p = rng_below(rng, (uint32_t)n_unobs);
+        uint64_t bit = 1ULL << (p & 63);
+        if (bits[p >> 6] & bit) continue;
+        bits[p >> 6] |= bit;
+        got++;
+    }
+    // Walk the columns: positives from pos, the u-th unobserved column chosen by bit u.
+    int k = 0, u = 0;
+    const float pos_value = include_pos ? 1.0f : 0.0f;
+    for (int j = 0; j < n; j++) {
+        if (k < n_pos && pos[k] == j) {
+            mask[j] = pos_value;
+            k++;
+            continue;
+        }
+        int marked = (int)((bits[u >> 6] >> (u & 63)) & 1);
+        mask[j] = (float)(marked ^ invert);
+        u++;
+    }
+}
+
+void cfgan_sample_masks(Cfgan *self, const Batch *b, uint64_t seed, int need_zr) {
+    const int n = self->n_cols;
+    const int use_pm = self->scheme != SCHEME_ZR, use_zr = need_zr && self->scheme != SCHEME_PM;
+    for (int i = 0; i < b->B; i++) {
+        const int32_t *pos = b->col + b->ptr[i];
+        int n_pos = (int)(b->ptr[i + 1] - b->ptr[i]);
+        float *k = self->k_mask + (size_t)i * n, *z = self->z_mask + (size_t)i * n;
+        Rng rng;
+        if (use_pm) {
+            rng_init(&rng, seed, RNG_PM, b->outer, (uint32_t)b->rows[i]);
+            sample_unobserved(k, pos, n_pos, n, self->pm_ratio, 1, &rng, self->bits);
+        } else { // k = e_r
+            memset(k, 0, (size_t)n * sizeof *k);
+            for (int t = 0; t < n_pos; t++) k[pos[t]] = 1;
+        }
+        if (use_zr) {
+            rng_init(&rng, seed, RNG_ZR, b->outer, (uint32_t)b->rows[i]);
+            sample_unobserved(z, pos, n_pos, n, self->zr_ratio, 0, &rng, self->bits);
+        }
+    }
+}
+
+// ---- forward pieces ---------------------------------------------------------------------------
+
+static SparseBatch sparse_of(const Batch *b) { return (SparseBatch){b->B, b->ptr, b->col}; }
+
+// G forward for B rows; leaves every layer's output in g_h.
+static void g_forward(Cfgan *s, const SparseBatch *e) {
+    const Mlp *g = &s->g;
+    const int B = e->B;
+    // layer 0 reads the sparse condition: H0 = act(e·W0 + b0)
+    sparse_forward(s->g_h[0], e, mlp_w(g, 0), mlp_b(g, 0), g->dims[1], 0);
+    act_forward(s->g_h[0], (size_t)B * g->dims[1], g->act[0]);
+    for (int l = 1; l < g->n_layers; l++) {
+        dense_forward(s->g_h[l], s->g_h[l - 1], mlp_w(g, l), mlp_b(g, l), B, g->dims[l], g->dims[l + 1]);
+        act_forward(s->g_h[l], (size_t)B * g->dims[l + 1], g->act[l]);
+    }
+}
+
+static float *g_out(Cfgan *s) { return s->g_h[s->g.n_layers - 1]; }
+
+// D forward on [e, x] where x is e itself (real) or the dense x_fake (fake). h: layer outputs.
+static void d_forward(Cfgan *s, const SparseBatch *e, const float *x_dense, float **h) {
+    const Mlp *d = &s->d;
+    const int B = e->B, n = s->n_cols, H = d->dims[1];
+    const float *w_cond = mlp_w(d, 0), *w_x = w_cond + (size_t)n * H; // W0 = [W_cond; W_x], (2n, H)
+    sparse_forward(h[0], e, w_cond, mlp_b(d, 0), H, 0); // H0 = e·W_cond + b0
+    if (x_dense) // H0 += x_fake·W_x
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, n, 1.0f, x_dense, n, w_x, H, 1.0f, h[0], H);
+    else // H0 += e·W_x
+        sparse_forward(h[0], e, w_x, NULL, H, 1);
+    act_forward(h[0], (size_t)B * H, d->act[0]);
+    for (int l = 1; l < d->n_layers; l++) {
+        dense_forward(h[l], h[l - 1], mlp_w(d, l), mlp_b(d, l), B, d->dims[l], d->dims[l + 1]);
+        act_forward(h[l], (size_t)B * d->dims[l + 1], d->act[l]);
+    }
+}
+
+// D backward from dh[last] (the logit gradient). Accumulates D's parameter gradients when
+// want_params; writes dx_dense += dpre0·W_xᵀ when dx_dense is not NULL.
+static void d_backward(Cfgan *s, const SparseBatch *e, const float *x_dense, float **h, float **dh, int want_params,
+                       float *dx_dense) {
+    Mlp *d = &s->d;
+    const int B = e->B, n = s->n_cols, H = d->dims[1];
+    for (int l = d->n_layers - 1; l >= 1; l--) {
+        act_backward(dh[l], h[l], (size_t)B * d->dims[l + 1], d->act[l]);
+        dense_backward(dh[l - 1], want_params ? mlp_dw(d, l) : NULL, want_params ? mlp_db(d, l) : NULL, dh[l], h[l - 1],
+                       mlp_w(d, l), B, d->dims[l], d->dims[l + 1]);
+    }
+    act_backward(dh[0], h[0], (size_t)B * H, d->act[0]);
+    const float *w_x = mlp_w(d, 0) + (size_t)n * H;
+    if (want_params) {
+        float *dw_cond = mlp_dw(d, 0), *dw_x = dw_cond + (size_t)n * H, *db = mlp_db(d, 0);
+        for (int i = 0; i < B; i++)
+            for (int o = 0; o < H; o++) db[o] += dh[0][(size_t)i * H + o];
+        sparse_backward_w(dw_cond, dh[0], e, H); // dW_cond += eᵀ·dH0
+        if (x_dense) // dW_x += x_fakeᵀ·dH0
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, H, B, 1.0f, x_dense, n, dh[0], H, 1.0f, dw_x, H);
+        else // dW_x += eᵀ·dH0
+            sparse_backward_w(dw_x, dh[0], e, H);
+    }
+    if (dx_dense) // dX += dH0·W_xᵀ
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, n, H, 1.0f, dh[0], H, w_x, H, 1.0f, dx_dense, n);
+}
+
+static void make_fake(Cfgan *s, int B) {
+    const size_t nn = (size_t)B * s->n_cols;
+    const float *y = g_out(s);
+    for (size_t i = 0; i < nn; i++) s->x_fake[i] = y[i] * s->k_mask[i];
+}
+
+// Backward kernels accumulate, so activation gradients start each step at zero.
+static void zero_dacts(Cfgan *s) { memset(s->dacts, 0, s->n_dacts * sizeof(float)); }
+
+static double sum_sigmoid(const float *logit, int B) {
+    double t = 0;
+    for (int i = 0; i < B; i++) t += sigmoidf_stable(logit[i]);
+    return t;
+}
+
+// ---- steps ------------------------------------------------------------------------------------
+
+void cfgan_d_step(Cfgan *self, const Batch *b, float scale, StepStats *st) {
+    if (b->B == 0) return;
+    SparseBatch e = sparse_of(b);
+    const int L = self->d.n_layers;
+    zero_dacts(self);
+    g_forward(self, &e);
+    make_fake(self, b->B);
+    d_forward(self, &e, NULL, self->d_real_h);
+    d_forward(self, &e, self->x_fake, self->d_fake_h);
+    st->d_real += bce_logits(self->dd_real_h[L - 1], self->d_real_h[L - 1], 1.0f, b->B, scale);
+    st->d_fake += bce_logits(self->dd_fake_h[L - 1], self->d_fake_h[L - 1], 0.0f, b->B, scale);
+    st->p_real += sum_sigmoid(self->d_real_h[L - 1], b->B);
+    st->p_fake += sum_sigmoid(self->d_fake_h[L - 1], b->B);
+    st->rows += b->B;
+    d_backward(self, &e, NULL, self->d_real_h, self->dd_real_h, 1, NULL);
+    d_backward(self, &e, self->x_fake, self->d_fake_h, self->dd_fake_h, 1, NULL);
+}
+
+void cfgan_g_step(Cfgan *self, const Batch *b, float scale, StepStats *st) {
+    if (b->B == 0) return;
+    SparseBatch e = sparse_of(b);
+    Mlp *g = &self->g;
+    const int B = b->B, n = self->n_cols, Ld = self->d.n_layers, Lg = g->n_layers;
+    zero_dacts(self);
+    g_forward(self, &e);
+    make_fake(self, B);
+    d_forward(self, &e, self->x_fake, self->d_fake_h);
+    st->g_adv += bce_logits(self->dd_fake_h[Ld - 1], self->d_fake_h[Ld - 1], 1.0f, B, scale);
+    st->p_fake += sum_sigmoid(self->d_fake_h[Ld - 1], B);
+    st->rows += B;
+    d_backward(self, &e, self->x_fake, self->d_fake_h, self->dd_fake_h, 0, self->dx_fake);
+    // dG(e) = dx_fake ⊙ k  (+ ZR: d/dy of zr_coef·scale·Σ_Z y² = 2·zr_coef·scale·y on Z)
+    float *y = g_out(self), *dy = self->dg_h[Lg - 1];
+    const size_t nn = (size_t)B * n;
+    for (size_t i = 0; i < nn; i++) dy[i] = self->dx_fake[i] * self->k_mask[i];
+    if (self->scheme != SCHEME_PM) {
+        double zr = 0;
+        const float c2 = 2.0f * self->zr_coef * scale;
+        for (size_t i = 0; i < nn; i++) {
+            float zy = self->z_mask[i] * y[i];
+            zr += (double)zy * y[i];
+            dy[i] += c2 * zy;
+        }
+        st->g_zr += (double)self->zr_coef * scale * zr;
+    }
+    for (int l = Lg - 1; l >= 1; l--) {
+        act_backward(self->dg_h[l], self->g_h[l], (size_t)B * g->dims[l + 1], g->act[l]);
+        dense_backward(self->dg_h[l - 1], mlp_dw(g, l), mlp_db(g, l), self->dg_h[l], self->g_h[l - 1], mlp_w(g, l), B,
+                       g->dims[l], g->dims[l + 1]);
+    }
+    const int H = g->dims[1];
+    act_backward(self->dg_h[0], self->g_h[0], (size_t)B * H, g->act[0]);
+    float *db = mlp_db(g, 0);
+    for (int i = 0; i < B; i++)
+        for (int o = 0; o < H; o++) db[o] += self->dg_h[0][(size_t)i * H + o];
+    sparse_backward_w(mlp_dw(g, 0), self->dg_h[0], &e, H); // dW0 += eᵀ·dH0
+}
+
+void cfgan_generate(Cfgan *self, int B, const int64_t *ptr, const int32_t *col, float *out) {
+    SparseBatch e = {B, ptr, col};
+    g_forward(self, &e);
+    memcpy(out, g_out(self), (size_t)B * self->n_cols * sizeof(float));
+}

@@ -1,0 +1,194 @@
+// nn: layer kernels on flat buffers (cblas_sgemm for dense products, row gathers for sparse
+// inputs), activations, BCE-with-logits, L2 and the optimizers.
+#include "nn.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+#include "util.h"
+
+void mlp_init(Mlp *self, int n_layers, const int *dims, const Act *acts) {
+    memset(self, 0, sizeof *self);
+    if (n_layers < 1 || n_layers > NN_MAX_LAYERS) die(EXIT_INPUT, "a network needs 1 to %d layers", NN_MAX_LAYERS);
+    self->n_layers = n_layers;
+    size_t off = 0;
+    for (int l = 0; l <= n_layers; l++) self->dims[l] = dims[l];
+    for (int l = 0; l < n_layers; l++) {
+        self->act[l] = acts[l];
+        self->w_off[l] = off;
+        off += (size_t)dims[l] * (size_t)dims[l + 1];
+        self->b_off[l] = off;
+        off += (size_t)dims[l + 1];
+    }
+    self->n_params = off;
+    self->params = xcalloc(off, sizeof(float));
+    self->grads = xcalloc(off, sizeof(float));
+    self->m = xcalloc(off, sizeof(float));
+    self->v = xcalloc(off, sizeof(float));
+}
+
+void mlp_init_reference(Mlp *self, uint64_t seed, uint32_t net_id) {
+    for (int l = 0; l < self->n_layers; l++) {
+        Rng rng;
+        rng_init(&rng, seed, RNG_INIT, net_id, (uint32_t)l);
+        double scale = sqrt(6.0 / (self->dims[l] + self->dims[l + 1]));
+        float *w = mlp_w(self, l), *b = mlp_b(self, l);
+        size_t nw = (size_t)self->dims[l] * (size_t)self->dims[l + 1];
+        for (size_t i = 0; i < nw; i++) w[i] = (float)((2 * rng_uniform(&rng) - 1) * scale);
+        for (int i = 0; i < self->dims[l + 1]; i++) b[i] = (float)((2 * rng_uniform(&rng) - 1) * 0.01);
+    }
+    memset(self->grads, 0, self->n_params * sizeof(float));
+    memset(self->m, 0, self->n_params * sizeof(float));
+    memset(self->v, 0, self->n_params * sizeof(float));
+    self->step = 0;
+}
+
+void mlp_free(Mlp *self) {
+    free(self->params);
+    free(self->grads);
+    free(self->m);
+    free(self->v);
+    memset(self, 0, sizeof *self);
+}
+
+// ---- dense layers -----------------------------------------------------------------------------
+
+void dense_forward(float *out, const float *in, const float *w, const float *b, int B, int IN, int OUT) {
+    for (int i = 0; i < B; i++) memcpy(out + (size_t)i * OUT, b, (size_t)OUT * sizeof(float));
+    // Y = X·W + b
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, OUT, IN, 1.0f, in, IN, w, OUT, 1.0f, out, OUT);
+}
+
+void dense_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
+                    int IN, int OUT) {
+    // dX += dY·Wᵀ
+    if (din) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, IN, OUT, 1.0f, dout, OUT, w, OUT, 1.0f, din, IN);
+    // dW += Xᵀ·dY
+    if (dw) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, IN, OUT, B, 1.0f, in, IN, dout, OUT, 1.0f, dw, OUT);
+    if (db)
+        for (int i = 0; i < B; i++) {
+            const float *d = dout + (size_t)i * OUT;
+            for (int o = 0; o < OUT; o++) db[o] += d[o];
+        }
+}
+
+void dense_forward_ref(float *out, const float *in, const float *w, const float *b, int B, int IN, int OUT) {
+    for (int i = 0; i < B; i++)
+        for (int o = 0; o < OUT; o++) {
+            double s = b[o];
+            for (int k = 0; k < IN; k++) s += (double)in[(size_t)i * IN + k] * w[(size_t)k * OUT + o];
+            out[(size_t)i * OUT + o] = (float)s;
+        }
+}
+
+void dense_backward_ref(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
+                        int IN, int OUT) {
+    for (int i = 0; i < B; i++)
+        for (int o = 0; o < OUT; o++) {
+            float d = dout[(size_t)i * OUT + o];
+            if (db) db[o] += d;
+            for (int k = 0; k < IN; k++) {
+                if (din) din[(size_t)i * IN + k] += d * w[(size_t)k * OUT + o];
+                if (dw) dw[(size_t)k * OUT + o] += in[(size_t)i * IN + k] * d;
+            }
+        }
+}
+
+// ---- sparse-input layers ----------------------------------------------------------------------
+
+void sparse_forward(float *out, const SparseBatch *x, const float *w, const float *b, int OUT, int accumulate) {
+    for (int i = 0; i < x->B; i++) {
+        float *y = out + (size_t)i * OUT;
+        if (!accumulate) {
+            if (b) memcpy(y, b, (size_t)OUT * sizeof(float));
+            else memset(y, 0, (size_t)OUT * sizeof(float));
+        }
+        // Y[i] += Σ_{j ∈ row i} W[j]: a gather of weight rows, O(nnz·OUT) instead of O(IN·OUT)
+        for (int64_t k = x->ptr[i]; k < x->ptr[i + 1]; k++) {
+            const float *wr = w + (size_t)x->col[k] * OUT;
+            for (int o = 0; o < OUT; o++) y[o] += wr[o];
+        }
+    }
+}
+
+void sparse_backward_w(float *dw, const float *dout, const SparseBatch *x, int OUT) {
+    // dW[j] += dY[i] for every nonzero (i, j): the transpose of the gather above
+    for (int i = 0; i < x->B; i++) {
+        const float *d = dout + (size_t)i * OUT;
+        for (int64_t k = x->ptr[i]; k < x->ptr[i + 1]; k++) {
+            float *g = dw + (size_t)x->col[k] * OUT;
+            for (int o = 0; o < OUT; o++) g[o] += d[o];
+        }
+    }
+}
+
+// ---- activations and losses -------------------------------------------------------------------
+
+float sigmoidf_stable(float x) {
+    if (x >= 0) return 1.0f / (1.0f + expf(-x));
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+
+void act_forward(float *y, size_t n, Act act) {
+    switch (act) {
+    case ACT_LINEAR: break;
+    case ACT_SIGMOID: for (size_t i = 0; i < n; i++) y[i] = sigmoidf_stable(y[i]); break;
+    case ACT_TANH: for (size_t i = 0; i < n; i++) y[i] = tanhf(y[i]); break;
+    case ACT_RELU: for (size_t i = 0; i < n; i++) y[i] = y[i] > 0 ? y[i] : 0; break;
+    }
+}
+
+void act_backward(float *dy, const float *y, size_t n, Act act) {
+    switch (act) {
+    case ACT_LINEAR: break;
+    case ACT_SIGMOID: for (size_t i = 0; i < n; i++) dy[i] *= y[i] * (1 - y[i]); break;
+    case ACT_TANH: for (size_t i = 0; i < n; i++) dy[i] *= 1 - y[i] * y[i]; break;
+    case ACT_RELU: for (size_t i = 0; i < n; i++) dy[i] = y[i] > 0 ? dy[i] : 0; break;
+    }
+}
+
+double bce_logits(float *dlogit, const float *logit, float label, int B, float scale) {
+    double loss = 0;
+    for (int i = 0; i < B; i++) {
+        float l = logit[i];
+        loss += (double)scale * ((l > 0 ? l : 0) - l * label + log1pf(expf(-fabsf(l))));
+        if (dlogit) dlogit[i] += scale * (sigmoidf_stable(l) - label);
+    }
+    return loss;
+}
+
+double l2_half(const float *params, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)params[i] * params[i];
+    return 0.5 * s;
+}
+
+void l2_grad(float *grads, const float *params, size_t n, float reg) {
+    if (reg == 0) return;
+    for (size_t i = 0; i < n; i++) grads[i] += reg * params[i];
+}
+
+// ---- optimizers -------------------------------------------------------------------------------
+
+void adam_update(Mlp *self, float lr, float beta1, float beta2, float eps, float reg) {
+    self->step++;
+    double t = (double)self->step;
+    float lr_t = (float)(lr * sqrt(1.0 - pow(beta2, t)) / (1.0 - pow(beta1, t)));
+    float *w = self->params, *grad = self->grads, *m = self->m, *v = self->v;
+    for (size_t i = 0; i < self->n_params; i++) {
+        float g = grad[i] + reg * w[i];
+        m[i] = beta1 * m[i] + (1 - beta1) * g;
+        v[i] = beta2 * v[i] + (1 - beta2) * g * g;
+        w[i] -= lr_t * m[i] / (sqrtf(v[i]) + eps);
+    }
+}
+
+void sgd_update(Mlp *self, float lr, float reg) {
+    self->step++;
+    float *w = self->params;
+    for (size_t i = 0; i < self->n_params; i++) w[i] -= lr * (self->grads[i] + reg * w[i]);
+}

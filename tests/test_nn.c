@@ -1,0 +1,202 @@
+// Tests of the nn kernels: BLAS versions against the loop versions, sparse against dense, and
+// finite differences of every layer kind, the BCE loss and the optimizers.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "nn.h"
+#include "rng.h"
+
+static Rng g_rng;
+static float frand(void) { return (float)(2 * rng_uniform(&g_rng) - 1); }
+static void fill(float *a, size_t n, float scale) {
+    for (size_t i = 0; i < n; i++) a[i] = scale * frand();
+}
+static double max_abs_diff(const float *a, const float *b, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i] - b[i]));
+    return m;
+}
+
+// f = Σ c ⊙ act(X·W + b): the scalar a layer test differentiates.
+static double layer_loss(const float *x, const float *w, const float *b, const float *c, int B, int IN, int OUT, Act act,
+                         float *tmp) {
+    dense_forward(tmp, x, w, b, B, IN, OUT);
+    act_forward(tmp, (size_t)B * OUT, act);
+    double s = 0;
+    for (int i = 0; i < B * OUT; i++) s += (double)c[i] * tmp[i];
+    return s;
+}
+
+int main(void) {
+    rng_init(&g_rng, 99, RNG_INIT, 7, 7);
+    enum { B = 5, IN = 7, OUT = 6 };
+    float x[B * IN], w[IN * OUT], b[OUT], dy[B * OUT], y1[B * OUT], y2[B * OUT];
+    fill(x, B * IN, 1);
+    fill(w, IN * OUT, 0.5f);
+    fill(b, OUT, 0.1f);
+    fill(dy, B * OUT, 1);
+
+    TEST("nn: dense forward/backward (sgemm) equal the loop versions", {
+        dense_forward(y1, x, w, b, B, IN, OUT);
+        dense_forward_ref(y2, x, w, b, B, IN, OUT);
+        CHECK(max_abs_diff(y1, y2, B * OUT) < 1e-5, "forward differs by %g", max_abs_diff(y1, y2, B * OUT));
+        float dx1[B * IN] = {0}, dx2[B * IN] = {0}, dw1[IN * OUT] = {0}, dw2[IN * OUT] = {0}, db1[OUT] = {0}, db2[OUT] = {0};
+        // accumulate twice: backward must add, not overwrite
+        for (int rep = 0; rep < 2; rep++) {
+            dense_backward(dx1, dw1, db1, dy, x, w, B, IN, OUT);
+            dense_backward_ref(dx2, dw2, db2, dy, x, w, B, IN, OUT);
+        }
+        CHECK(max_abs_diff(dx1, dx2, B * IN) < 1e-5, "dX differs");
+        CHECK(max_abs_diff(dw1, dw2, IN * OUT) < 1e-5, "dW differs");
+        CHECK(max_abs_diff(db1, db2, OUT) < 1e-5, "db differs");
+        float once[IN * OUT] = {0};
+        dense_backward(NULL, once, NULL, dy, x, w, B, IN, OUT);
+        CHECK(fabs(dw1[3] - 2 * once[3]) < 1e-5, "backward does not accumulate");
+    });
+
+    TEST("nn: sparse-input layer equals the dense layer on a 0/1 matrix", {
+        int64_t ptr[B + 1];
+        int32_t col[B * IN];
+        float xd[B * IN] = {0};
+        int nnz = 0;
+        ptr[0] = 0;
+        for (int i = 0; i < B; i++) {
+            for (int j = 0; j < IN; j++)
+                if (rng_uniform(&g_rng) < 0.4) col[nnz++] = j, xd[i * IN + j] = 1;
+            ptr[i + 1] = nnz;
+        }
+        SparseBatch sb = {B, ptr, col};
+        sparse_forward(y1, &sb, w, b, OUT, 0);
+        dense_forward_ref(y2, xd, w, b, B, IN, OUT);
+        CHECK(max_abs_diff(y1, y2, B * OUT) < 1e-5, "sparse forward differs by %g", max_abs_diff(y1, y2, B * OUT));
+        sparse_forward(y1, &sb, w, NULL, OUT, 1); // accumulate once more: y1 = b + 2·X·W
+        for (int i = 0; i < B * OUT; i++) y2[i] = 2 * y2[i] - b[i % OUT];
+        CHECK(max_abs_diff(y1, y2, B * OUT) < 1e-5, "sparse accumulate differs");
+        float dw1[IN * OUT] = {0}, dw2[IN * OUT] = {0};
+        sparse_backward_w(dw1, dy, &sb, OUT);
+        dense_backward_ref(NULL, dw2, NULL, dy, xd, w, B, IN, OUT);
+        CHECK(max_abs_diff(dw1, dw2, IN * OUT) < 1e-5, "sparse dW differs");
+    });
+
+    static const Act acts[] = {ACT_LINEAR, ACT_SIGMOID, ACT_TANH, ACT_RELU};
+    static const char *names[] = {"linear", "sigmoid", "tanh", "relu"};
+    for (int a = 0; a < 4; a++) {
+        char name[96];
+        snprintf(name, sizeof name, "nn: finite differences of a dense layer with %s activation", names[a]);
+        TEST(name, {
+            float c[B * OUT], tmp[B * OUT], pre[B * OUT];
+            fill(c, B * OUT, 1);
+            // analytic: dpre = c ⊙ act'(y); dW = Xᵀ·dpre, db = Σ dpre, dX = dpre·Wᵀ
+            dense_forward(tmp, x, w, b, B, IN, OUT);
+            memcpy(pre, tmp, sizeof pre);
+            act_forward(tmp, B * OUT, acts[a]);
+            float d[B * OUT];
+            memcpy(d, c, sizeof d);
+            act_backward(d, tmp, B * OUT, acts[a]);
+            float dx[B * IN] = {0}, dw[IN * OUT] = {0}, db[OUT] = {0};
+            dense_backward(dx, dw, db, d, x, w, B, IN, OUT);
+            double gnorm = 0;
+            for (int i = 0; i < IN * OUT; i++) gnorm += fabs(dw[i]);
+            CHECK(gnorm > 1e-3, "all-zero weight gradient");
+            const float eps = 1e-2f;
+            float *bufs[3] = {w, b, x};
+            float *grads[3] = {dw, db, dx};
+            int sizes[3] = {IN * OUT, OUT, B * IN};
+            int checked = 0, total = 0;
+            for (int k = 0; k < 3; k++)
+                for (int i = 0; i < sizes[k]; i++) {
+                    float keep = bufs[k][i];
+                    bufs[k][i] = keep + eps;
+                    double fp = layer_loss(x, w, b, c, B, IN, OUT, acts[a], tmp);
+                    bufs[k][i] = keep - eps;
+                    double fm = layer_loss(x, w, b, c, B, IN, OUT, acts[a], tmp);
+                    bufs[k][i] = keep;
+                    double fd = (fp - fm) / (2 * eps);
+                    // ReLU is not differentiable at 0: skip entries whose perturbation moves a
+                    // pre-activation across it (|Δpre| <= eps since |x| <= 1 and |w| <= 0.5)
+                    total++;
+                    int near_kink = 0;
+                    if (acts[a] == ACT_RELU)
+                        for (int t = 0; t < B * OUT; t++) {
+                            int row = t / OUT, o = t % OUT;
+                            int affected = k == 0 ? o == i % OUT : k == 1 ? o == i : row == i / IN;
+                            near_kink |= affected && fabsf(pre[t]) <= eps;
+                        }
+                    if (near_kink) continue;
+                    checked++;
+                    CHECK(fabs(fd - grads[k][i]) <= 2e-3 + 2e-2 * fabs(fd), "%s param %d of buffer %d: fd %.6f analytic %.6f",
+                          names[a], i, k, fd, grads[k][i]);
+                }
+            CHECK(checked >= total * 8 / 10, "only %d of %d entries were away from the ReLU kink", checked, total);
+        });
+    }
+
+    TEST("nn: BCE with logits is stable and its gradient matches finite differences", {
+        float logit[6] = {-80, -3, -0.2f, 0, 2.5f, 90}, dl[6] = {0};
+        for (int label = 0; label <= 1; label++) {
+            memset(dl, 0, sizeof dl);
+            double loss = bce_logits(dl, logit, (float)label, 6, 0.5f);
+            CHECK(isfinite(loss), "loss not finite");
+            for (int i = 0; i < 6; i++) {
+                float keep = logit[i];
+                logit[i] = keep + 1e-2f;
+                double fp = bce_logits(NULL, logit, (float)label, 6, 0.5f);
+                logit[i] = keep - 1e-2f;
+                double fm = bce_logits(NULL, logit, (float)label, 6, 0.5f);
+                logit[i] = keep;
+                CHECK(fabs((fp - fm) / 2e-2 - dl[i]) < 1e-3, "logit %g label %d: fd %g analytic %g", keep, label,
+                      (fp - fm) / 2e-2, dl[i]);
+            }
+        }
+        float big[1] = {90};
+        CHECK(fabs(bce_logits(NULL, big, 0, 1, 1) - 90) < 1e-3, "bce(90, 0) should be 90");
+        CHECK(bce_logits(NULL, big, 1, 1, 1) < 1e-30 + 1e-38, "bce(90, 1) should be ~0");
+    });
+
+    TEST("nn: L2 value and gradient; Adam (TensorFlow form) and SGD steps by hand", {
+        int dims[3] = {3, 4, 2};
+        Act ac[2] = {ACT_SIGMOID, ACT_LINEAR};
+        Mlp net;
+        mlp_init(&net, 2, dims, ac);
+        mlp_init_reference(&net, 5, 0);
+        CHECK(net.n_params == 3 * 4 + 4 + 4 * 2 + 2, "param count %zu", net.n_params);
+        double lim = sqrt(6.0 / 7.0), wmax = 0, bmax = 0;
+        for (int i = 0; i < 12; i++) wmax = fmax(wmax, fabs(mlp_w(&net, 0)[i]));
+        for (int i = 0; i < 4; i++) bmax = fmax(bmax, fabs(mlp_b(&net, 0)[i]));
+        CHECK(wmax <= lim && wmax > 0.5 * lim, "init range of W0: max %g, limit %g", wmax, lim);
+        CHECK(bmax <= 0.01 && bmax > 0, "init range of b0: max %g", bmax);
+        double l2 = 0;
+        for (size_t i = 0; i < net.n_params; i++) l2 += 0.5 * net.params[i] * net.params[i];
+        CHECK_CLOSE(l2_half(net.params, net.n_params), l2, 1e-9, "l2_half");
+        float w0[64], g[64];
+        memcpy(w0, net.params, net.n_params * sizeof(float));
+        for (size_t i = 0; i < net.n_params; i++) g[i] = net.grads[i] = frand();
+        const float lr = 0.01f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f, reg = 0.1f;
+        adam_update(&net, lr, b1, b2, eps, reg);
+        adam_update(&net, lr, b1, b2, eps, reg); // two steps: bias correction with t = 2
+        double max_err = 0;
+        for (size_t i = 0; i < net.n_params; i++) {
+            double wi = w0[i], m = 0, v = 0;
+            for (int t = 1; t <= 2; t++) {
+                double gg = g[i] + reg * wi;
+                m = b1 * m + (1 - b1) * gg;
+                v = b2 * v + (1 - b2) * gg * gg;
+                double lr_t = lr * sqrt(1 - pow(b2, t)) / (1 - pow(b1, t));
+                wi -= lr_t * m / (sqrt(v) + eps);
+            }
+            max_err = fmax(max_err, fabs(wi - net.params[i]));
+        }
+        CHECK(max_err < 1e-6, "Adam differs from the formula by %g", max_err);
+        CHECK(net.step == 2, "Adam step count %lld", (long long)net.step);
+        memcpy(net.params, w0, net.n_params * sizeof(float));
+        sgd_update(&net, lr, reg);
+        CHECK_CLOSE(net.params[5], w0[5] - lr * (g[5] + reg * w0[5]), 1e-7, "SGD step");
+        float gr[64] = {0};
+        l2_grad(gr, w0, net.n_params, reg);
+        CHECK_CLOSE(gr[7], reg * w0[7], 1e-9, "l2_grad");
+        mlp_free(&net);
+    });
+    return check_summary();
+}
