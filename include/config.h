@@ -96,6 +96,8 @@ void config_write_yaml(const Config *self, FILE *fp);
 uint64_t config_hash(const Config *self);
 // Print the key table (name, type, default, range, doc) for --help.
 void config_print_keys(FILE *fp);
+// The same table as Markdown (the README's config reference is generated from it).
+void config_print_keys_markdown(FILE *fp);
 void config_free(Config *self);
 
 #endif

@@ -696,3 +696,21 @@ void config_print_keys(FILE *fp) {
                 range, k->doc);
     }
 }
+
+void config_print_keys_markdown(FILE *fp) {
+    fprintf(fp, "| key | type | default | range or choices | meaning |\n|---|---|---|---|---|\n");
+    for (int i = 0; i < N_KEYS; i++) {
+        const Key *k = &KEYS[i];
+        char range[96] = "";
+        if (k->type == T_ENUM) {
+            snprintf(range, sizeof range, "%s", k->choices);
+            for (char *p = range; *p; p++)
+                if (*p == '|') *p = ',';
+        } else if (k->type != T_STR && k->type != T_BOOL) {
+            fmt_range(k, range, sizeof range);
+        }
+        fprintf(fp, "| `%s` | %s | `%s` | %s | ", k->name, type_name(k->type), k->def[0] ? k->def : "\"\"", range);
+        for (const char *p = k->doc; *p; p++) fputc(*p == '|' ? '/' : *p, fp);
+        fprintf(fp, " |\n");
+    }
+}

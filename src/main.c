@@ -39,7 +39,9 @@ int main(int argc, char **argv) {
     else if (strcmp(cmd, "synth") == 0) status = cmd_synth(argc - 2, argv + 2);
     else if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         if (par_rank() == 0) {
-            if (argc > 2 && strcmp(argv[2], "config") == 0) config_print_keys(stdout);
+            if (argc > 3 && strcmp(argv[2], "config") == 0 && strcmp(argv[3], "--markdown") == 0)
+                config_print_keys_markdown(stdout);
+            else if (argc > 2 && strcmp(argv[2], "config") == 0) config_print_keys(stdout);
             else usage(stdout);
         }
     } else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -31,6 +31,7 @@ typedef struct {
     Csr rows;              // training vectors of the rows: ds.train (user mode) or ds.trainᵀ (item mode)
     Csr test_excl;         // honest protocol: train ∪ validation, in row orientation
     int32_t n_rows, n_cols;
+    int32_t *owner;        // (n_rows) rank that computes each row: contiguous blocks of ~equal nnz
     Cfgan model;
     int max_batch;
     int32_t *perm;         // (n_rows) batch order of the current pass
@@ -169,13 +170,27 @@ static void evaluate(Trainer *t, const Csr *heldout, const Csr *excl, Metrics *o
 
 // ---- steps ------------------------------------------------------------------------------------
 
-// Rows of perm[s, s + Bg) that this rank holds, gathered into the batch buffers.
+// Split rows into `size` contiguous blocks holding about equal numbers of training pairs (the
+// work of a row is dominated by its dense output, but its sparse input grows with its pairs).
+static void assign_owners(int32_t *owner, const Csr *rows, int size) {
+    const double total = (double)rows->nnz + rows->n_rows;
+    double acc = 0;
+    for (int32_t r = 0; r < rows->n_rows; r++) {
+        int k = (int)(acc / total * size);
+        owner[r] = k < size ? k : size - 1;
+        acc += (double)csr_row_len(rows, r) + 1;
+    }
+}
+
+// Rows of perm[s, s + Bg) that this rank owns, gathered into the batch buffers.
 static Batch gather_batch(Trainer *t, int64_t s, int Bg, uint32_t outer) {
     int B = 0;
     int64_t w = 0;
+    const int me = par_rank();
     t->b_ptr[0] = 0;
     for (int i = 0; i < Bg; i++) {
         int32_t r = t->perm[s + i];
+        if (t->owner[r] != me) continue;
         int64_t a = t->rows.row_ptr[r], len = t->rows.row_ptr[r + 1] - a;
         memcpy(t->b_col + w, t->rows.col + a, (size_t)len * sizeof *t->b_col);
         w += len;
@@ -273,6 +288,8 @@ static void trainer_init(Trainer *t, const Config *cfg) {
     cfgan_init(&t->model, cfg, t->n_cols, t->max_batch);
     cfgan_init_weights(&t->model, (uint64_t)cfg->seed);
     t->perm = xmalloc((size_t)t->n_rows * sizeof *t->perm);
+    t->owner = xmalloc((size_t)t->n_rows * sizeof *t->owner);
+    assign_owners(t->owner, &t->rows, par_size());
     t->b_rows = xmalloc((size_t)t->max_batch * sizeof *t->b_rows);
     t->b_ptr = xmalloc(((size_t)t->max_batch + 1) * sizeof *t->b_ptr);
     t->b_col = xmalloc((size_t)(max_batch_nnz(&t->rows, t->max_batch) + 1) * sizeof *t->b_col);
@@ -285,6 +302,7 @@ static void trainer_free(Trainer *t) {
     if (t->honest) csr_free(&t->test_excl);
     cfgan_free(&t->model);
     free(t->perm);
+    free(t->owner);
     free(t->b_rows);
     free(t->b_ptr);
     free(t->b_col);
@@ -358,9 +376,9 @@ int train_run(const Config *cfg, const TrainOptions *opt) {
     float *best_g = t.honest ? xmalloc(t.model.g.n_params * sizeof(float)) : NULL;
     int evals_since_best = 0, stopped_early = 0, epoch = 0;
     for (int outer = 0; outer < T && !stopped_early; outer++) {
-        for (int p = 0; p < cfg->d_steps; p++) run_pass(&t, 1, (uint32_t)outer, (uint32_t)p, epoch, &dst, &step);
+        for (int p = 0; p < cfg->d_steps; p++) run_pass(&t, 1, (uint32_t)outer, (uint32_t)p, epoch + 1, &dst, &step);
         for (int p = 0; p < cfg->g_steps && !stopped_early; p++) {
-            run_pass(&t, 0, (uint32_t)outer, (uint32_t)(cfg->d_steps + p), epoch, &gst, &step);
+            run_pass(&t, 0, (uint32_t)outer, (uint32_t)(cfg->d_steps + p), epoch + 1, &gst, &step);
             epoch++;
             if (epoch % cfg->eval_every != 0 && epoch != total_epochs) continue;
             EvalRecord r = {.epoch = epoch, .split = t.honest ? "valid" : "test"};

@@ -1,6 +1,6 @@
 # The bad-input corpus (tests/bad/cases.txt): every case exits 2 with one stderr line naming the
 # file (and line), and writes nothing.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 BAD=$ROOT/tests/bad
 cd "$TMP"
 while IFS='|' read -r name kind arg expect; do

@@ -1,0 +1,163 @@
+// Tests of the evaluator: bounded top-K against a full sort (ties to the lower index, NaN last,
+// exclusions), item-column offering against user-row offering, hand-computed metrics, and the
+// shared fixture's ranked lists.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "data.h"
+#include "eval.h"
+#include "rng.h"
+
+// Reference ranking: full selection by repeated scan (O(n·K)), ties to the lower index.
+static void brute_topk(const float *s, int n, const int32_t *ex, int n_ex, int K, int32_t *out, int *n_out) {
+    char *used = calloc((size_t)n, 1);
+    for (int e = 0; e < n_ex; e++) used[ex[e]] = 1;
+    *n_out = 0;
+    for (int k = 0; k < K; k++) {
+        int best = -1;
+        for (int i = 0; i < n; i++) {
+            if (used[i]) continue;
+            float si = isnan(s[i]) ? -INFINITY : s[i];
+            float sb = best < 0 ? 0 : (isnan(s[best]) ? -INFINITY : s[best]);
+            if (best < 0 || si > sb) best = i;
+        }
+        if (best < 0) break;
+        used[best] = 1;
+        out[(*n_out)++] = best;
+    }
+    free(used);
+}
+
+int main(void) {
+    Rng rng;
+    rng_init(&rng, 5, RNG_INIT, 0, 0);
+    TEST("eval: bounded top-K equals a full selection (ties, NaN, exclusions, short rows)", {
+        enum { U = 40, N = 57, K = 12 };
+        float s[U][N];
+        int32_t ex[U][N];
+        int n_ex[U];
+        TopK t;
+        topk_init(&t, U, K);
+        for (int u = 0; u < U; u++) {
+            n_ex[u] = 0;
+            for (int i = 0; i < N; i++) {
+                s[u][i] = (float)rng_below(&rng, 6) / 5; // many ties
+                if (rng_uniform(&rng) < 0.03) s[u][i] = NAN;
+                if (rng_uniform(&rng) < (u == 7 ? 0.9 : 0.2)) ex[u][n_ex[u]++] = i; // user 7: fewer than K left
+            }
+            topk_offer_user_row(&t, u, s[u], N, ex[u], n_ex[u]);
+        }
+        topk_finish(&t);
+        for (int u = 0; u < U; u++) {
+            int32_t ref[K];
+            int nr;
+            brute_topk(s[u], N, ex[u], n_ex[u], K, ref, &nr);
+            CHECK(t.count[u] == nr, "user %d: %d entries, expected %d", u, t.count[u], nr);
+            for (int k = 0; k < nr && k < t.count[u]; k++)
+                CHECK(t.item[u * K + k] == ref[k], "user %d rank %d: item %d, expected %d", u, k, t.item[u * K + k], ref[k]);
+        }
+        // item-based scoring: offering columns item by item gives the same lists
+        TopK c;
+        topk_init(&c, U, K);
+        float col[U];
+        int32_t cex[U];
+        for (int i = 0; i < N; i++) {
+            int nc = 0;
+            for (int u = 0; u < U; u++) {
+                col[u] = s[u][i];
+                for (int e = 0; e < n_ex[u]; e++)
+                    if (ex[u][e] == i) cex[nc++] = u;
+            }
+            topk_offer_item_column(&c, i, col, U, cex, nc);
+        }
+        topk_finish(&c);
+        CHECK(memcmp(c.item, t.item, sizeof(int32_t) * U * K) == 0 && memcmp(c.count, t.count, sizeof(int32_t) * U) == 0,
+              "item-column offering differs from user-row offering");
+        topk_free(&t);
+        topk_free(&c);
+    });
+
+    TEST("eval: metrics by hand (P, R, NDCG with IDCG over min(|T|, K), MRR, users without test items skipped)", {
+        // user 0 ranks [4, 1, 7]; test {1, 9}: hit at position 2
+        // user 1 ranks [2, 3, 5]; test {2, 3, 5, 6}: hits at 1, 2, 3
+        // user 2 has no test items and is not averaged
+        TopK t;
+        topk_init(&t, 3, 3);
+        float s0[10] = {0}, s1[10] = {0}, s2[10] = {0};
+        s0[4] = 3, s0[1] = 2, s0[7] = 1;
+        s1[2] = 3, s1[3] = 2, s1[5] = 1;
+        topk_offer_user_row(&t, 0, s0, 10, NULL, 0);
+        topk_offer_user_row(&t, 1, s1, 10, NULL, 0);
+        topk_offer_user_row(&t, 2, s2, 10, NULL, 0);
+        topk_finish(&t);
+        int32_t r[] = {0, 0, 1, 1, 1, 1}, c[] = {1, 9, 2, 3, 5, 6};
+        Csr test;
+        csr_from_pairs(&test, 3, 10, r, c, 6, NULL);
+        int cut[] = {1, 3};
+        Metrics m;
+        metrics_compute(&m, &t, &test, cut, 2);
+        double l2 = 1 / log2(3.0), l3 = 1 / log2(4.0);
+        CHECK(m.n_users == 2, "%lld test users", (long long)m.n_users);
+        CHECK_CLOSE(m.p[0], (0 + 1) / 2.0, 1e-12, "P@1");
+        CHECK_CLOSE(m.p[1], (1 / 3.0 + 1) / 2, 1e-12, "P@3");
+        CHECK_CLOSE(m.r[1], (1 / 2.0 + 3 / 4.0) / 2, 1e-12, "R@3");
+        CHECK_CLOSE(m.ndcg[1], (l2 / (1 + l2) + 1) / 2, 1e-12, "NDCG@3");
+        CHECK_CLOSE(m.mrr[1], (0.5 + 1) / 2, 1e-12, "MRR@3");
+        CHECK_CLOSE(m.mrr[0], 0.5, 1e-12, "MRR@1");
+        CHECK_CLOSE(metrics_get(&m, 2, 3), m.ndcg[1], 0, "metrics_get");
+        (void)l3;
+        topk_free(&t);
+        csr_free(&test);
+    });
+
+    TEST("eval: the shared fixture's top-20 lists are reproduced exactly", {
+        const char *root = getenv("ROOT") ? getenv("ROOT") : ".";
+        char path[1024];
+        snprintf(path, sizeof path, "%s/../shared/fixtures/metrics/small.top20", root);
+        FILE *f = fopen(path, "r");
+        CHECK(f != NULL, "cannot open %s", path);
+        if (!f) break;
+        // scores and train from the fixture
+        snprintf(path, sizeof path, "%s/../shared/fixtures/metrics/small.scores", root);
+        FILE *fs = fopen(path, "r");
+        snprintf(path, sizeof path, "%s/../shared/fixtures/metrics/small.train", root);
+        FILE *ft = fopen(path, "r");
+        CHECK(fs && ft, "fixture files missing");
+        if (!fs || !ft) break;
+        static float s[50][60];
+        char line[4096];
+        int u = 0;
+        while (fgets(line, sizeof line, fs) && u < 50) {
+            if (line[0] == '#') continue;
+            char *p = line;
+            for (int i = 0; i < 60; i++) s[u][i] = strtof(p, &p);
+            u++;
+        }
+        int32_t r[2000], c[2000];
+        int n = 0, a, b;
+        double rating;
+        while (fscanf(ft, "%d %d %lf", &a, &b, &rating) == 3) r[n] = a, c[n] = b, n++;
+        Csr train;
+        csr_from_pairs(&train, 50, 60, r, c, n, NULL);
+        TopK t;
+        topk_init(&t, 50, 20);
+        for (int uu = 0; uu < 50; uu++)
+            topk_offer_user_row(&t, uu, s[uu], 60, train.col + train.row_ptr[uu], csr_row_len(&train, uu));
+        topk_finish(&t);
+        int mismatches = 0;
+        for (int uu = 0; uu < 50; uu++)
+            for (int k = 0; k < 20; k++) {
+                int want;
+                if (fscanf(f, "%d", &want) != 1) want = -1;
+                mismatches += t.item[uu * 20 + k] != want;
+            }
+        CHECK(mismatches == 0, "%d ranked positions differ from small.top20", mismatches);
+        fclose(f), fclose(fs), fclose(ft);
+        topk_free(&t);
+        csr_free(&train);
+    });
+    return check_summary();
+}
