@@ -78,6 +78,7 @@ typedef struct {
     int select_metric;                // 0 P, 1 R, 2 NDCG, 3 MRR
     int select_k;                     // cutoff of eval.select
     ConfigOrigin *origin;             // where each key got its value (indexed like the key table)
+    char *origin_file;                // owned copy of the file name the origins point to
 } Config;
 
 // Set every key to its default.

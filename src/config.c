@@ -320,7 +320,9 @@ void config_init(Config *self) {
 
 void config_free(Config *self) {
     free(self->origin);
+    free(self->origin_file);
     self->origin = NULL;
+    self->origin_file = NULL;
 }
 
 // ---- YAML -------------------------------------------------------------------------------------
@@ -474,9 +476,10 @@ void config_load_file(Config *self, const char *path) {
         die_at(path, m, msg);
     }
     // origins point into `path`, which must outlive the config: keep a copy
-    char *keep = xstrdup(path);
+    free(self->origin_file);
+    self->origin_file = xstrdup(path);
     for (int i = 0; i < N_KEYS; i++)
-        if (L.set_in_file[i]) self->origin[i].file = keep;
+        if (L.set_in_file[i]) self->origin[i].file = self->origin_file;
     free(L.set_in_file);
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
