@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "blas.h"
 #include "commands.h"
 #include "config.h"
 #include "par.h"
@@ -26,6 +27,7 @@ static void usage(FILE *fp) {
 }
 
 int main(int argc, char **argv) {
+    blas_autoselect(argv); // may re-execute this program once, before MPI starts
     par_init(&argc, &argv);
     int status = 0;
     if (argc < 2) {

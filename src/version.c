@@ -2,6 +2,8 @@
 #include "version.h"
 
 #include <cblas.h>
+
+#include "blas.h"
 #include <stdio.h>
 
 #ifndef CFGAN_GIT
@@ -23,7 +25,7 @@ const char *cfgan_compiler(void) {
 
 const char *cfgan_blas(void) {
     static char buf[256];
-    snprintf(buf, sizeof buf, "OpenBLAS %s, core %s, %d threads", openblas_get_config(), openblas_get_corename(),
+    snprintf(buf, sizeof buf, "%s; kernels %s; %d threads", openblas_get_config(), blas_choice(),
              openblas_get_num_threads());
     return buf;
 }
