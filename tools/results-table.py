@@ -1,0 +1,38 @@
+#!/usr/bin/python3
+"""Summarise run directories (final.json) as a Markdown table, mean ± std over seeds.
+
+usage: tools/results-table.py RUN_DIR... [--label NAME]
+Runs of the same config and protocol are grouped; each group is one row.
+"""
+import json
+import statistics
+import sys
+
+
+def main():
+    args = sys.argv[1:]
+    groups = {}
+    for d in args:
+        try:
+            f = json.load(open(f"{d}/final.json"))
+        except OSError as e:
+            sys.exit(f"{d}: {e}")
+        key = (f["config"], f["protocol"])
+        groups.setdefault(key, []).append(f)
+    cols = ["P@5", "NDCG@5", "P@20", "NDCG@20", "R@20", "MRR@20"]
+    print("| config | protocol | runs | epoch | " + " | ".join(cols) + " | wall time per run |")
+    print("|---|---|---|---|" + "---|" * len(cols) + "---|")
+    for (cfg, proto), runs in groups.items():
+        def cell(k):
+            v = [r["reported"][k] for r in runs]
+            if len(v) == 1:
+                return f"{v[0]:.4f}"
+            return f"{statistics.mean(v):.4f} ± {statistics.stdev(v):.4f}"
+        epochs = sorted(r["reported"]["epoch"] for r in runs)
+        ep = str(epochs[0]) if len(set(epochs)) == 1 else ", ".join(map(str, epochs))
+        wall = statistics.mean(r["wall_seconds"] for r in runs)
+        print(f"| `{cfg}` | {proto} | {len(runs)} | {ep} | " + " | ".join(cell(k) for k in cols) + f" | {wall / 60:.1f} min |")
+
+
+if __name__ == "__main__":
+    main()
