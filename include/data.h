@@ -41,29 +41,21 @@ typedef struct {
     int64_t lines;        // data lines read
     int64_t below_threshold; // dropped by data.min_rating
     int64_t duplicates;   // repeated pairs collapsed
+    long file_lines;      // lines in the file (all parts)
 } ReadStats;
 
-typedef struct {
-    int32_t n_users, n_items;
-    Csr train;           // (n_users, n_items) pairs the models learn from
-    Csr valid;           // held out from training for the honest protocol (may be empty)
-    Csr test;            // held out for the reported result
-    IdMap users, items;
-    ReadStats train_stats, test_stats;
-    int test_from_holdout; // 1 when test was split off data.train
-    uint64_t fingerprint;  // hash of the three matrices and the id maps
-} Dataset;
 
 // Read every kept pair of a file; exits EXIT_INPUT with "FILE:LINE: problem" on bad data.
 void data_read_pairs(const char *path, const ReadOptions *opt, PairList *out, ReadStats *stats);
+// The same for the lines numbered part, part + n_parts, ... (every line is read, only those are
+// parsed and checked). Does not complain about an empty file: the caller sums stats over parts.
+void data_read_pairs_part(const char *path, const ReadOptions *opt, int part, int n_parts, PairList *out,
+                          ReadStats *stats);
 void pairs_push(PairList *self, int64_t user, int64_t item);
 void pairs_free(PairList *self);
 // Reader options from the config's data.* keys.
 ReadOptions read_options_from_config(const Config *cfg);
 
-// Build the whole dataset from the config (files or synthetic data, maps, splits).
-void dataset_load(Dataset *self, const Config *cfg);
-void dataset_free(Dataset *self);
 
 // CSR from (row, col) pairs; sorts and collapses duplicates (counted in *n_dupes if not NULL).
 void csr_from_pairs(Csr *out, int32_t n_rows, int32_t n_cols, const int32_t *rows, const int32_t *cols, int64_t n,
@@ -71,8 +63,8 @@ void csr_from_pairs(Csr *out, int32_t n_rows, int32_t n_cols, const int32_t *row
 // out = inᵀ.
 void csr_transpose(Csr *out, const Csr *in);
 // Split each row: round(frac * row length) of its columns (leaving at least one) go to `held`,
-// chosen by the stream (seed, RNG_SPLIT, which, row); the rest to `kept`.
-void csr_holdout(const Csr *in, double frac, uint64_t seed, uint32_t which, Csr *kept, Csr *held);
+// chosen by the stream (seed, RNG_SPLIT, which, row_offset + row); the rest to `kept`.
+void csr_holdout(const Csr *in, int32_t row_offset, double frac, uint64_t seed, uint32_t which, Csr *kept, Csr *held);
 // out = a ∪ b (same shape), rows sorted and unique.
 void csr_union(Csr *out, const Csr *a, const Csr *b);
 // 1 if (row, col) is stored.

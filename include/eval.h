@@ -10,11 +10,15 @@
 
 #define EVAL_MAX_CUTOFFS 16
 
+typedef struct {
+    float score;
+    int32_t item; // -1: empty slot
+} TopKEntry;
+
 // Bounded per-user candidate lists: a min-heap of the k best items per user, sorted by topk_finish.
 typedef struct {
     int32_t n_users, k;
-    float *score;   // (n_users, k) heap, then best-first
-    int32_t *item;  // (n_users, k)
+    TopKEntry *e;   // (n_users, k) heap, then best-first with empty slots last
     int32_t *count; // (n_users) entries held
 } TopK;
 
@@ -23,8 +27,10 @@ void topk_reset(TopK *self);
 // Offer item with score to user's list. Items must be offered in increasing index order per user
 // for the tie rule (equal scores keep the lower index) to hold. NaN counts as -inf.
 void topk_offer(TopK *self, int32_t user, int32_t item, float score);
-// Sort every list best-first.
+// Sort every list best-first (empty slots last).
 void topk_finish(TopK *self);
+// Merge finished lists of every rank into rank 0's (collective; rank 0 then holds the global top-K).
+void topk_reduce(TopK *self);
 void topk_free(TopK *self);
 
 // Offer one user's full score row (n_items floats) skipping the user's training items (sorted cols).

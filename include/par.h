@@ -29,6 +29,19 @@ void par_gather(const void *in, size_t bytes, void *out, int root);
 // Gather variable-sized byte blocks on root; counts/displs in bytes (root only).
 void par_gatherv(const void *in, size_t bytes, void *out, const size_t *counts, const size_t *displs, int root);
 void par_barrier(void);
+// Every rank's bytes, concatenated in rank order, on every rank (*out malloc'ed).
+void par_allgatherv_bytes(const void *in, size_t bytes, void **out, size_t *out_bytes);
+// Concatenation of every rank's bytes in rank order on root only (*out malloc'ed there, NULL elsewhere).
+void par_gatherv_bytes(const void *in, size_t bytes, void **out, size_t *out_bytes, int root);
+// Personalised exchange: send_bytes[r] bytes from send (packed in rank order) go to rank r; *recv
+// (malloc'ed) receives what every rank sent here, in rank order.
+void par_alltoallv_bytes(const void *send, const size_t *send_bytes, void **recv, size_t *recv_bytes);
+// Reduce `count` elements of elem_bytes each onto root with a commutative, associative merge:
+// merge(in, inout, count, elem_bytes) folds in into inout. Non-root buffers are left unspecified.
+void par_reduce_custom(void *buf, int count, size_t elem_bytes,
+                       void (*merge)(const void *in, void *inout, int count, size_t elem_bytes), int root);
+// 1 if every rank passed the same value.
+int par_same_u64(uint64_t v);
 // Logical OR of a flag over all ranks (for collective decisions like "stop now").
 int par_any(int flag);
 // End every rank now with `status` (MPI_Abort when there are other ranks).

@@ -1,5 +1,5 @@
 // synth: deterministic synthetic implicit feedback with popularity skew and latent taste clusters,
-// generated user by user (streaming: memory is O(items), not O(interactions)).
+// generated user by user (streaming: memory is O(users + items), not O(interactions)).
 #ifndef CFGAN_SYNTH_H
 #define CFGAN_SYNTH_H
 
@@ -15,5 +15,7 @@ typedef void (*SynthEmit)(void *ctx, int64_t user, int64_t item);
 
 // Call emit once per pair, users in increasing order; exits EXIT_INPUT if the spec is infeasible.
 void synth_generate(const SynthSpec *spec, SynthEmit emit, void *ctx);
+// Only the users u with u % n_parts == part (the same pairs those users get from synth_generate).
+void synth_generate_part(const SynthSpec *spec, int part, int n_parts, SynthEmit emit, void *ctx);
 
 #endif

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "data.h"
+#include "shard.h"
 #include "par.h"
 #include "synth.h"
 #include "util.h"
@@ -45,26 +46,27 @@ int cmd_data_info(int argc, char **argv) {
     cli_load_config(&cfg, &a);
     Dataset ds;
     dataset_load(&ds, &cfg);
-    int64_t total = ds.train.nnz + ds.valid.nnz + ds.test.nnz;
+    int64_t total = ds.n_train + ds.n_valid + ds.n_test;
     int64_t test_users = 0, cold_users = 0, cold_items = 0;
-    int64_t *item_train = xcalloc((size_t)ds.n_items, sizeof *item_train);
-    char *item_test = xcalloc((size_t)ds.n_items, 1);
-    for (int64_t k = 0; k < ds.train.nnz; k++) item_train[ds.train.col[k]]++;
-    for (int64_t k = 0; k < ds.test.nnz; k++) item_test[ds.test.col[k]] = 1;
-    for (int32_t u = 0; u < ds.n_users; u++) {
-        if (csr_row_len(&ds.test, u) == 0) continue;
-        test_users++;
-        if (csr_row_len(&ds.train, u) == 0) cold_users++;
+    if (util_is_root()) { // rank 0 holds the test set
+        char *item_test = xcalloc((size_t)ds.n_items, 1);
+        for (int64_t k = 0; k < ds.test.nnz; k++) item_test[ds.test.col[k]] = 1;
+        for (int32_t u = 0; u < ds.n_users; u++) {
+            if (csr_row_len(&ds.test, u) == 0) continue;
+            test_users++;
+            if (ds.user_degree[u] == 0) cold_users++;
+        }
+        for (int32_t i = 0; i < ds.n_items; i++) cold_items += item_test[i] && ds.item_degree[i] == 0;
+        free(item_test);
     }
-    for (int32_t i = 0; i < ds.n_items; i++) cold_items += item_test[i] && item_train[i] == 0;
     double density = (double)total / ((double)ds.n_users * (double)ds.n_items);
     if (!util_is_root()) goto done;
     if (json) {
         printf("{\"config\": \"%s\", \"users\": %d, \"items\": %d, \"interactions\": %lld, \"density\": %.6g, "
                "\"train\": %lld, \"validation\": %lld, \"test\": %lld, \"test_users\": %lld, \"cold_users\": %lld, "
                "\"cold_items\": %lld, \"duplicates\": %lld, \"below_threshold\": %lld, \"fingerprint\": \"%016" PRIx64 "\"}\n",
-               cfg.path, ds.n_users, ds.n_items, (long long)total, density, (long long)ds.train.nnz,
-               (long long)ds.valid.nnz, (long long)ds.test.nnz, (long long)test_users, (long long)cold_users,
+               cfg.path, ds.n_users, ds.n_items, (long long)total, density, (long long)ds.n_train,
+               (long long)ds.n_valid, (long long)ds.n_test, (long long)test_users, (long long)cold_users,
                (long long)cold_items, (long long)(ds.train_stats.duplicates + ds.test_stats.duplicates),
                (long long)(ds.train_stats.below_threshold + ds.test_stats.below_threshold), ds.fingerprint);
         goto done;
@@ -90,15 +92,13 @@ int cmd_data_info(int argc, char **argv) {
     printf("users         %s\n", grouped(ds.n_users, b1));
     printf("items         %s\n", grouped(ds.n_items, b1));
     printf("interactions  %s (density %.4f%%)\n", grouped(total, b1), 100 * density);
-    printf("train         %s pairs\n", grouped(ds.train.nnz, b1));
-    printf("validation    %s pairs (data.validation = %g)\n", grouped(ds.valid.nnz, b1), cfg.data_validation);
-    printf("test          %s pairs, %s test users\n", grouped(ds.test.nnz, b1), grouped(test_users, b2));
+    printf("train         %s pairs\n", grouped(ds.n_train, b1));
+    printf("validation    %s pairs (data.validation = %g)\n", grouped(ds.n_valid, b1), cfg.data_validation);
+    printf("test          %s pairs, %s test users\n", grouped(ds.n_test, b1), grouped(test_users, b2));
     printf("cold users    %s (test users with no training pairs)\n", grouped(cold_users, b1));
     printf("cold items    %s (test items with no training pairs)\n", grouped(cold_items, b1));
     printf("fingerprint   %016" PRIx64 "\n", ds.fingerprint);
 done:
-    free(item_train);
-    free(item_test);
     dataset_free(&ds);
     config_free(&cfg);
     return 0;
@@ -111,7 +111,7 @@ static void synth_help(void) {
            "Write a deterministic synthetic implicit-feedback dataset in the cfgan format (`user item 1`\n"
            "per line, users in order). Items have lognormal popularity and belong to T latent topics; each\n"
            "user draws mostly from two topics, so a recommender can learn the structure. Output is\n"
-           "streamed (memory O(items)) and appears atomically under FILE when complete.\n"
+           "streamed (memory O(users + items)) and appears atomically under FILE when complete.\n"
            "  --users N          users (>= 1)\n"
            "  --items M          items (>= 2)\n"
            "  --interactions K   distinct (user, item) pairs, exactly (at most users x items / 2)\n"

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "rng.h"
-#include "synth.h"
 #include "util.h"
 
 #define MAX_FIELDS 64
@@ -92,28 +91,28 @@ static char *trim(char *s) {
 
 static void parse_id(const char *path, long line, const char *what, const char *s, int64_t *out) {
     s = trim((char *)s);
-    if (!*s) die(EXIT_INPUT, "%s:%ld: empty %s id", path, line, what);
-    if (*s == '-') die(EXIT_INPUT, "%s:%ld: %s id '%s' is negative", path, line, what, s);
+    if (!*s) die_local(EXIT_INPUT, "%s:%ld: empty %s id", path, line, what);
+    if (*s == '-') die_local(EXIT_INPUT, "%s:%ld: %s id '%s' is negative", path, line, what, s);
     const char *p = s;
     if (*p == '+') p++;
     for (const char *q = p; *q; q++)
-        if (*q < '0' || *q > '9') die(EXIT_INPUT, "%s:%ld: %s id '%s' is not a non-negative integer", path, line, what, s);
-    if (!*p) die(EXIT_INPUT, "%s:%ld: %s id '%s' is not a non-negative integer", path, line, what, s);
+        if (*q < '0' || *q > '9') die_local(EXIT_INPUT, "%s:%ld: %s id '%s' is not a non-negative integer", path, line, what, s);
+    if (!*p) die_local(EXIT_INPUT, "%s:%ld: %s id '%s' is not a non-negative integer", path, line, what, s);
     errno = 0;
     long long v = strtoll(p, NULL, 10);
-    if (errno == ERANGE) die(EXIT_INPUT, "%s:%ld: %s id '%s' overflows a 64-bit integer", path, line, what, s);
+    if (errno == ERANGE) die_local(EXIT_INPUT, "%s:%ld: %s id '%s' overflows a 64-bit integer", path, line, what, s);
     *out = v;
 }
 
 static double parse_rating(const char *path, long line, const char *s) {
     s = trim((char *)s);
-    if (!*s) die(EXIT_INPUT, "%s:%ld: empty rating", path, line);
+    if (!*s) die_local(EXIT_INPUT, "%s:%ld: empty rating", path, line);
     errno = 0;
     char *end;
     double v = strtod(s, &end);
-    if (end == s || *end) die(EXIT_INPUT, "%s:%ld: rating '%s' is not a number", path, line, s);
-    if (isnan(v)) die(EXIT_INPUT, "%s:%ld: rating is NaN", path, line);
-    if (isinf(v)) die(EXIT_INPUT, "%s:%ld: rating '%s' is infinite", path, line, s);
+    if (end == s || *end) die_local(EXIT_INPUT, "%s:%ld: rating '%s' is not a number", path, line, s);
+    if (isnan(v)) die_local(EXIT_INPUT, "%s:%ld: rating is NaN", path, line);
+    if (isinf(v)) die_local(EXIT_INPUT, "%s:%ld: rating '%s' is infinite", path, line, s);
     return v;
 }
 
@@ -150,11 +149,12 @@ static const char *format_hint(int format) {
     }
 }
 
-void data_read_pairs(const char *path, const ReadOptions *opt, PairList *out, ReadStats *stats) {
+void data_read_pairs_part(const char *path, const ReadOptions *opt, int part, int n_parts, PairList *out,
+                          ReadStats *stats) {
     LineReader lr;
     line_reader_init(&lr, path);
     char *f[MAX_FIELDS];
-    int first_nf = -1;
+    int first_nf = -1; // fields of the first data line: every part finds it, so ragged lines are caught anywhere
     long first_line = 0;
     int skip_header = (opt->format == FORMAT_CSV || opt->format == FORMAT_TSV) && opt->header;
     int user_col = 0, item_col = 1, rating_col = 2;
@@ -165,6 +165,8 @@ void data_read_pairs(const char *path, const ReadOptions *opt, PairList *out, Re
     need++;
     memset(stats, 0, sizeof *stats);
     while (line_reader_next(&lr) >= 0) {
+        int mine = (lr.line_no - 1) % n_parts == part;
+        if (!mine && first_nf >= 0) continue; // another part parses this line
         char *s = trim(lr.line);
         if (!*s || *s == '#') continue;
         if (skip_header) {
@@ -179,24 +181,31 @@ void data_read_pairs(const char *path, const ReadOptions *opt, PairList *out, Re
         case FORMAT_TSV: nf = split_sep(s, "\t", f); break;
         default: nf = split_ws(s, f); break;
         }
-        if (nf < 0) die(EXIT_INPUT, "%s:%ld: unterminated quoted field", path, lr.line_no);
-        if (nf > MAX_FIELDS) die(EXIT_INPUT, "%s:%ld: more than %d fields", path, lr.line_no, MAX_FIELDS);
+        if (first_nf < 0 && !mine) { // only learn the reference field count from this line
+            first_nf = nf, first_line = lr.line_no;
+            continue;
+        }
+        if (nf < 0) die_local(EXIT_INPUT, "%s:%ld: unterminated quoted field", path, lr.line_no);
+        if (nf > MAX_FIELDS) die_local(EXIT_INPUT, "%s:%ld: more than %d fields", path, lr.line_no, MAX_FIELDS);
         int has_rating = 1;
         if (opt->format == FORMAT_CFGAN || opt->format == FORMAT_ML1M) {
-            if (nf < 2) die(EXIT_INPUT, "%s:%ld: missing fields: found %d, %s", path, lr.line_no, nf, format_hint(opt->format));
-            if (nf > 4) die(EXIT_INPUT, "%s:%ld: %d fields, %s", path, lr.line_no, nf, format_hint(opt->format));
+            if (nf < 2)
+                die_local(EXIT_INPUT, "%s:%ld: missing fields: found %d, %s", path, lr.line_no, nf, format_hint(opt->format));
+            if (nf > 4) die_local(EXIT_INPUT, "%s:%ld: %d fields, %s", path, lr.line_no, nf, format_hint(opt->format));
             has_rating = nf >= 3;
         } else if (opt->format == FORMAT_ML100K) {
-            if (nf < 3 || nf > 4) die(EXIT_INPUT, "%s:%ld: found %d fields, %s", path, lr.line_no, nf, format_hint(opt->format));
+            if (nf < 3 || nf > 4)
+                die_local(EXIT_INPUT, "%s:%ld: found %d fields, %s", path, lr.line_no, nf, format_hint(opt->format));
         } else {
             if (nf < need)
-                die(EXIT_INPUT, "%s:%ld: missing fields: found %d, need at least %d (%s)", path, lr.line_no, nf, need,
-                    format_hint(opt->format));
+                die_local(EXIT_INPUT, "%s:%ld: missing fields: found %d, need at least %d (%s)", path, lr.line_no, nf,
+                          need, format_hint(opt->format));
             has_rating = rating_col >= 0;
         }
         if (first_nf < 0) first_nf = nf, first_line = lr.line_no;
         else if (nf != first_nf)
-            die(EXIT_INPUT, "%s:%ld: ragged line: %d fields where line %ld has %d", path, lr.line_no, nf, first_line, first_nf);
+            die_local(EXIT_INPUT, "%s:%ld: ragged line: %d fields where line %ld has %d", path, lr.line_no, nf, first_line,
+                      first_nf);
         int64_t u, i;
         parse_id(path, lr.line_no, "user", f[user_col], &u);
         parse_id(path, lr.line_no, "item", f[item_col], &i);
@@ -208,10 +217,15 @@ void data_read_pairs(const char *path, const ReadOptions *opt, PairList *out, Re
         }
         pairs_push(out, u, i);
     }
+    stats->file_lines = lr.line_no;
+    line_reader_free(&lr);
+}
+
+void data_read_pairs(const char *path, const ReadOptions *opt, PairList *out, ReadStats *stats) {
+    data_read_pairs_part(path, opt, 0, 1, out, stats);
     if (stats->lines == 0)
         die(EXIT_INPUT, "%s:%ld: no data lines (the file is empty or holds only blank lines and comments)", path,
-            lr.line_no > 0 ? lr.line_no : 1);
-    line_reader_free(&lr);
+            stats->file_lines > 0 ? stats->file_lines : 1);
 }
 
 // ---- CSR --------------------------------------------------------------------------------------
@@ -310,7 +324,7 @@ int csr_has(const Csr *self, int32_t row, int32_t col) {
     return lo < self->row_ptr[row + 1] && self->col[lo] == col;
 }
 
-void csr_holdout(const Csr *in, double frac, uint64_t seed, uint32_t which, Csr *kept, Csr *held) {
+void csr_holdout(const Csr *in, int32_t row_offset, double frac, uint64_t seed, uint32_t which, Csr *kept, Csr *held) {
     int32_t n = in->n_rows;
     kept->n_rows = held->n_rows = n;
     kept->n_cols = held->n_cols = in->n_cols;
@@ -332,7 +346,7 @@ void csr_holdout(const Csr *in, double frac, uint64_t seed, uint32_t which, Csr 
         memset(take, 0, (size_t)len);
         if (h > 0) {
             Rng rng;
-            rng_init(&rng, seed, RNG_SPLIT, which, (uint32_t)r);
+            rng_init(&rng, seed, RNG_SPLIT, which, (uint32_t)(row_offset + r));
             for (int32_t i = 0; i < len; i++) perm[i] = i;
             // partial Fisher-Yates: the first h positions are a uniform h-subset
             for (int32_t i = 0; i < h; i++) {
@@ -365,26 +379,6 @@ void csr_free(Csr *self) {
 
 // ---- id maps ----------------------------------------------------------------------------------
 
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-// Sorted unique ids of a and b.
-static void idmap_build(IdMap *m, const int64_t *a, int64_t na, const int64_t *b, int64_t nb, const char *what) {
-    int64_t n = na + nb;
-    int64_t *ids = xmalloc((size_t)(n ? n : 1) * sizeof *ids);
-    memcpy(ids, a, (size_t)na * sizeof *ids);
-    if (nb) memcpy(ids + na, b, (size_t)nb * sizeof *ids);
-    qsort(ids, (size_t)n, sizeof *ids, cmp_i64);
-    int64_t u = 0;
-    for (int64_t k = 0; k < n; k++)
-        if (u == 0 || ids[k] != ids[u - 1]) ids[u++] = ids[k];
-    if (u > INT32_MAX - 1) die(EXIT_INPUT, "more than 2^31 distinct %s ids are not supported", what);
-    m->ids = xrealloc(ids, (size_t)(u ? u : 1) * sizeof *ids);
-    m->n = (int32_t)u;
-}
-
 int32_t idmap_find(const IdMap *self, int64_t id) {
     int32_t lo = 0, hi = self->n;
     while (lo < hi) {
@@ -395,98 +389,3 @@ int32_t idmap_find(const IdMap *self, int64_t id) {
     return lo < self->n && self->ids[lo] == id ? lo : -1;
 }
 
-// Dense CSR of a pair list under the maps.
-static void pairs_to_csr(Csr *out, const PairList *p, const IdMap *um, const IdMap *im, int64_t *dupes) {
-    int32_t *rows = xmalloc((size_t)(p->n ? p->n : 1) * sizeof *rows);
-    int32_t *cols = xmalloc((size_t)(p->n ? p->n : 1) * sizeof *cols);
-    for (int64_t k = 0; k < p->n; k++) {
-        rows[k] = idmap_find(um, p->user[k]);
-        cols[k] = idmap_find(im, p->item[k]);
-    }
-    csr_from_pairs(out, um->n, im->n, rows, cols, p->n, dupes);
-    free(rows);
-    free(cols);
-}
-
-// ---- dataset ----------------------------------------------------------------------------------
-
-static void synth_collect(void *ctx, int64_t user, int64_t item) { pairs_push(ctx, user, item); }
-
-static uint64_t csr_hash(uint64_t h, const Csr *c) {
-    h = hash64(h, &c->n_rows, sizeof c->n_rows);
-    h = hash64(h, &c->n_cols, sizeof c->n_cols);
-    if (c->row_ptr) h = hash64(h, c->row_ptr, ((size_t)c->n_rows + 1) * sizeof *c->row_ptr);
-    if (c->col) h = hash64(h, c->col, (size_t)c->nnz * sizeof *c->col);
-    return h;
-}
-
-void dataset_load(Dataset *self, const Config *cfg) {
-    memset(self, 0, sizeof *self);
-    ReadOptions opt = read_options_from_config(cfg);
-    PairList tr = {0}, te = {0};
-    const char *train_label = cfg->train_path;
-    if (cfg->data_format == FORMAT_SYNTHETIC) {
-        SynthSpec spec = {cfg->synth_users, cfg->synth_items, cfg->synth_interactions, (uint64_t)cfg->synth_seed,
-                          cfg->synth_topics};
-        synth_generate(&spec, synth_collect, &tr);
-        self->train_stats.lines = tr.n;
-        train_label = "synthetic data";
-    } else {
-        data_read_pairs(cfg->train_path, &opt, &tr, &self->train_stats);
-        if (tr.n == 0) die(EXIT_INPUT, "%s: every pair is below data.min_rating = %g", cfg->train_path, cfg->data_min_rating);
-    }
-    if (cfg->test_path[0]) {
-        data_read_pairs(cfg->test_path, &opt, &te, &self->test_stats);
-        if (te.n == 0) die(EXIT_INPUT, "%s: every pair is below data.min_rating = %g", cfg->test_path, cfg->data_min_rating);
-    }
-    idmap_build(&self->users, tr.user, tr.n, te.user, te.n, "user");
-    idmap_build(&self->items, tr.item, tr.n, te.item, te.n, "item");
-    self->n_users = self->users.n;
-    self->n_items = self->items.n;
-
-    Csr all;
-    pairs_to_csr(&all, &tr, &self->users, &self->items, &self->train_stats.duplicates);
-    pairs_free(&tr);
-    if (te.n) {
-        pairs_to_csr(&self->test, &te, &self->users, &self->items, &self->test_stats.duplicates);
-        pairs_free(&te);
-        self->train = all;
-    } else {
-        csr_holdout(&all, cfg->data_test_fraction, (uint64_t)cfg->data_seed, 0, &self->train, &self->test);
-        self->test_from_holdout = 1;
-        csr_free(&all);
-    }
-    if (cfg->data_validation > 0) {
-        Csr full = self->train;
-        csr_holdout(&full, cfg->data_validation, (uint64_t)cfg->data_seed, 1, &self->train, &self->valid);
-        csr_free(&full);
-    } else { // an empty validation matrix keeps every consumer free of NULL checks
-        self->valid.n_rows = self->n_users;
-        self->valid.n_cols = self->n_items;
-        self->valid.row_ptr = xcalloc((size_t)self->n_users + 1, sizeof(int64_t));
-        self->valid.col = xmalloc(sizeof(int32_t));
-    }
-    int64_t known = 0;
-    for (int32_t u = 0; u < self->n_users; u++)
-        if (csr_row_len(&self->test, u) > 0 && csr_row_len(&self->train, u) > 0) known++;
-    if (known == 0)
-        die(EXIT_INPUT, "%s: no test user appears in the training data %s (wrong file pair or id columns?)",
-            cfg->test_path[0] ? cfg->test_path : train_label, train_label);
-
-    uint64_t h = 0x64617461ULL;
-    h = csr_hash(h, &self->train);
-    h = csr_hash(h, &self->valid);
-    h = csr_hash(h, &self->test);
-    h = hash64(h, self->users.ids, (size_t)self->users.n * sizeof(int64_t));
-    h = hash64(h, self->items.ids, (size_t)self->items.n * sizeof(int64_t));
-    self->fingerprint = h;
-}
-
-void dataset_free(Dataset *self) {
-    csr_free(&self->train);
-    csr_free(&self->valid);
-    csr_free(&self->test);
-    free(self->users.ids);
-    free(self->items.ids);
-    memset(self, 0, sizeof *self);
-}

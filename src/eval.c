@@ -5,82 +5,98 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "par.h"
 #include "util.h"
 
 void topk_init(TopK *self, int32_t n_users, int32_t k) {
     self->n_users = n_users;
     self->k = k;
-    self->score = xmalloc((size_t)n_users * (size_t)k * sizeof *self->score);
-    self->item = xmalloc((size_t)n_users * (size_t)k * sizeof *self->item);
+    self->e = xmalloc((size_t)n_users * (size_t)k * sizeof *self->e);
     self->count = xcalloc((size_t)n_users, sizeof *self->count);
 }
 
 void topk_reset(TopK *self) { memset(self->count, 0, (size_t)self->n_users * sizeof *self->count); }
 
 void topk_free(TopK *self) {
-    free(self->score);
-    free(self->item);
+    free(self->e);
     free(self->count);
     memset(self, 0, sizeof *self);
 }
 
 // a ranks below b: lower score, or equal score and higher item index.
-static inline int worse(float sa, int32_t ia, float sb, int32_t ib) { return sa < sb || (sa == sb && ia > ib); }
+static inline int worse(TopKEntry a, TopKEntry b) { return a.score < b.score || (a.score == b.score && a.item > b.item); }
 
-static void sift_down(float *s, int32_t *it, int32_t n, int32_t i) {
+static void sift_down(TopKEntry *h, int32_t n, int32_t i) {
     for (;;) {
         int32_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < n && worse(s[l], it[l], s[m], it[m])) m = l;
-        if (r < n && worse(s[r], it[r], s[m], it[m])) m = r;
+        if (l < n && worse(h[l], h[m])) m = l;
+        if (r < n && worse(h[r], h[m])) m = r;
         if (m == i) return;
-        float ts = s[i];
-        s[i] = s[m];
-        s[m] = ts;
-        int32_t ti = it[i];
-        it[i] = it[m];
-        it[m] = ti;
+        TopKEntry t = h[i];
+        h[i] = h[m];
+        h[m] = t;
         i = m;
     }
 }
 
 void topk_offer(TopK *self, int32_t user, int32_t item, float score) {
     if (isnan(score)) score = -INFINITY;
-    float *s = self->score + (size_t)user * self->k;
-    int32_t *it = self->item + (size_t)user * self->k;
+    TopKEntry *h = self->e + (size_t)user * self->k, x = {score, item};
     int32_t n = self->count[user];
     if (n < self->k) { // heap insert: sift up
         int32_t i = n;
         while (i > 0) {
             int32_t p = (i - 1) / 2;
-            if (!worse(score, item, s[p], it[p])) break;
-            s[i] = s[p];
-            it[i] = it[p];
+            if (!worse(x, h[p])) break;
+            h[i] = h[p];
             i = p;
         }
-        s[i] = score;
-        it[i] = item;
+        h[i] = x;
         self->count[user] = n + 1;
-    } else if (worse(s[0], it[0], score, item)) { // beats the worst kept: replace the root
-        s[0] = score;
-        it[0] = item;
-        sift_down(s, it, n, 0);
+    } else if (worse(h[0], x)) { // beats the worst kept: replace the root
+        h[0] = x;
+        sift_down(h, n, 0);
     }
 }
 
 void topk_finish(TopK *self) {
     for (int32_t u = 0; u < self->n_users; u++) {
-        float *s = self->score + (size_t)u * self->k;
-        int32_t *it = self->item + (size_t)u * self->k;
+        TopKEntry *h = self->e + (size_t)u * self->k;
         // heap sort: repeatedly move the worst to the end, leaving best-first order
         for (int32_t n = self->count[u]; n > 1; n--) {
-            float ts = s[0];
-            s[0] = s[n - 1];
-            s[n - 1] = ts;
-            int32_t ti = it[0];
-            it[0] = it[n - 1];
-            it[n - 1] = ti;
-            sift_down(s, it, n - 1, 0);
+            TopKEntry t = h[0];
+            h[0] = h[n - 1];
+            h[n - 1] = t;
+            sift_down(h, n - 1, 0);
         }
+        for (int32_t i = self->count[u]; i < self->k; i++) h[i] = (TopKEntry){-INFINITY, -1};
+    }
+}
+
+// MPI reduction operator: merge two best-first lists per user into the best k.
+static void topk_merge(const void *in, void *inout, int count, size_t elem_bytes) {
+    const int32_t k = (int32_t)(elem_bytes / sizeof(TopKEntry));
+    TopKEntry *tmp = xmalloc((size_t)k * sizeof *tmp);
+    for (int u = 0; u < count; u++) {
+        const TopKEntry *a = (const TopKEntry *)in + (size_t)u * k;
+        TopKEntry *b = (TopKEntry *)inout + (size_t)u * k;
+        int32_t i = 0, j = 0;
+        for (int32_t t = 0; t < k; t++) {
+            int take_a = j >= k || b[j].item < 0 || (i < k && a[i].item >= 0 && !worse(a[i], b[j]));
+            tmp[t] = take_a ? a[i++] : b[j++];
+        }
+        memcpy(b, tmp, (size_t)k * sizeof *tmp);
+    }
+    free(tmp);
+}
+
+void topk_reduce(TopK *self) {
+    par_reduce_custom(self->e, self->n_users, (size_t)self->k * sizeof(TopKEntry), topk_merge, 0);
+    if (!util_is_root()) return;
+    for (int32_t u = 0; u < self->n_users; u++) {
+        int32_t n = 0;
+        while (n < self->k && self->e[(size_t)u * self->k + n].item >= 0) n++;
+        self->count[u] = n;
     }
 }
 
@@ -113,14 +129,14 @@ void metrics_compute(Metrics *out, const TopK *topk, const Csr *heldout, const i
         if (n_rel == 0) continue;
         out->n_users++;
         const int32_t *rel = heldout->col + heldout->row_ptr[u];
-        const int32_t *list = topk->item + (size_t)u * topk->k;
+        const TopKEntry *list = topk->e + (size_t)u * topk->k;
         int32_t n_list = topk->count[u];
         for (int c = 0; c < n_cutoffs; c++) {
             int K = cutoffs[c];
             double hits = 0, dcg = 0, idcg = 0, rr = 0;
             for (int p = 0; p < K && p < n_list; p++) {
                 // binary search in the sorted held-out row
-                int32_t lo = 0, hi = n_rel, x = list[p];
+                int32_t lo = 0, hi = n_rel, x = list[p].item;
                 while (lo < hi) {
                     int32_t mid = (lo + hi) / 2;
                     if (rel[mid] < x) lo = mid + 1;

@@ -25,7 +25,7 @@ void mlp_init(Mlp *self, int n_layers, const int *dims, const Act *acts) {
     }
     self->n_params = off;
     self->params = xcalloc(off, sizeof(float));
-    self->grads = xcalloc(off, sizeof(float));
+    self->grads = xcalloc(off + 1, sizeof(float)); // + a spare slot that rides along in the gradient allreduce
     self->m = xcalloc(off, sizeof(float));
     self->v = xcalloc(off, sizeof(float));
 }

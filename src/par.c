@@ -4,6 +4,8 @@
 
 #include <limits.h>
 #include <mpi.h>
+#include <signal.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,10 +23,18 @@ static int launched_by_mpi(void) {
     return 0;
 }
 
+static void finalize_timed_out(int sig) {
+    (void)sig;
+    MPI_Abort(MPI_COMM_WORLD, EXIT_RUNTIME);
+}
+
 static void exit_hook(int status, int collective) {
     if (!g_mpi) exit(status);
     if (g_size == 1 || collective) {
-        // every rank reached the same error: leave together without MPI_Abort's banner
+        // every rank reached the same error: leave together without MPI_Abort's banner. Should some
+        // rank not have reached it after all, MPI_Finalize would wait forever: abort after 10 s.
+        signal(SIGALRM, finalize_timed_out);
+        alarm(10);
         MPI_Finalize();
         exit(status);
     }
@@ -104,6 +114,97 @@ void par_gatherv(const void *in, size_t bytes, void *out, const size_t *counts, 
 void par_barrier(void) {
     if (g_size > 1) MPI_Barrier(MPI_COMM_WORLD);
 }
+void par_allgatherv_bytes(const void *in, size_t bytes, void **out, size_t *out_bytes) {
+    int *counts = xmalloc((size_t)g_size * sizeof *counts), *displs = xmalloc((size_t)g_size * sizeof *displs);
+    int mine = to_int(bytes);
+    if (g_size > 1) MPI_Allgather(&mine, 1, MPI_INT, counts, 1, MPI_INT, MPI_COMM_WORLD);
+    else counts[0] = mine;
+    size_t total = 0;
+    for (int r = 0; r < g_size; r++) displs[r] = to_int(total), total += (size_t)counts[r];
+    *out = xmalloc(total ? total : 1);
+    *out_bytes = total;
+    if (g_size > 1) MPI_Allgatherv(in, mine, MPI_BYTE, *out, counts, displs, MPI_BYTE, MPI_COMM_WORLD);
+    else memcpy(*out, in, bytes);
+    free(counts);
+    free(displs);
+}
+
+void par_gatherv_bytes(const void *in, size_t bytes, void **out, size_t *out_bytes, int root) {
+    int mine = to_int(bytes), *counts = NULL, *displs = NULL;
+    *out = NULL;
+    *out_bytes = 0;
+    if (g_size == 1) {
+        *out = xmalloc(bytes ? bytes : 1);
+        memcpy(*out, in, bytes);
+        *out_bytes = bytes;
+        return;
+    }
+    if (g_rank == root) {
+        counts = xmalloc((size_t)g_size * sizeof *counts);
+        displs = xmalloc((size_t)g_size * sizeof *displs);
+    }
+    MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT, root, MPI_COMM_WORLD);
+    if (g_rank == root) {
+        size_t total = 0;
+        for (int r = 0; r < g_size; r++) displs[r] = to_int(total), total += (size_t)counts[r];
+        *out = xmalloc(total ? total : 1);
+        *out_bytes = total;
+    }
+    MPI_Gatherv(in, mine, MPI_BYTE, *out, counts, displs, MPI_BYTE, root, MPI_COMM_WORLD);
+    free(counts);
+    free(displs);
+}
+
+void par_alltoallv_bytes(const void *send, const size_t *send_bytes, void **recv, size_t *recv_bytes) {
+    if (g_size == 1) {
+        *recv = xmalloc(send_bytes[0] ? send_bytes[0] : 1);
+        memcpy(*recv, send, send_bytes[0]);
+        *recv_bytes = send_bytes[0];
+        return;
+    }
+    int *sc = xmalloc(4 * (size_t)g_size * sizeof *sc), *sd = sc + g_size, *rc = sd + g_size, *rd = rc + g_size;
+    size_t off = 0;
+    for (int r = 0; r < g_size; r++) sc[r] = to_int(send_bytes[r]), sd[r] = to_int(off), off += send_bytes[r];
+    MPI_Alltoall(sc, 1, MPI_INT, rc, 1, MPI_INT, MPI_COMM_WORLD);
+    size_t total = 0;
+    for (int r = 0; r < g_size; r++) rd[r] = to_int(total), total += (size_t)rc[r];
+    *recv = xmalloc(total ? total : 1);
+    *recv_bytes = total;
+    MPI_Alltoallv(send, sc, sd, MPI_BYTE, *recv, rc, rd, MPI_BYTE, MPI_COMM_WORLD);
+    free(sc);
+}
+
+static void (*g_merge)(const void *, void *, int, size_t);
+static size_t g_merge_elem;
+static void merge_trampoline(void *in, void *inout, int *len, MPI_Datatype *dt) {
+    (void)dt;
+    g_merge(in, inout, *len, g_merge_elem);
+}
+
+void par_reduce_custom(void *buf, int count, size_t elem_bytes,
+                       void (*merge)(const void *in, void *inout, int count, size_t elem_bytes), int root) {
+    if (g_size == 1) return;
+    MPI_Datatype t;
+    MPI_Type_contiguous(to_int(elem_bytes), MPI_BYTE, &t);
+    MPI_Type_commit(&t);
+    MPI_Op op;
+    g_merge = merge;
+    g_merge_elem = elem_bytes;
+    MPI_Op_create(merge_trampoline, 1, &op);
+    if (g_rank == root) MPI_Reduce(MPI_IN_PLACE, buf, count, t, op, root, MPI_COMM_WORLD);
+    else MPI_Reduce(buf, NULL, count, t, op, root, MPI_COMM_WORLD);
+    MPI_Op_free(&op);
+    MPI_Type_free(&t);
+}
+
+int par_same_u64(uint64_t v) {
+    if (g_size == 1) return 1;
+    uint64_t lo = v, hi = v;
+    MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+    return lo == hi;
+}
+
 int par_any(int flag) {
     if (g_size > 1) MPI_Allreduce(MPI_IN_PLACE, &flag, 1, MPI_INT, MPI_LOR, MPI_COMM_WORLD);
     return flag;

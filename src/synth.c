@@ -1,6 +1,7 @@
 // synth: a generative model a recommender can learn. Items belong to topics and have lognormal
 // popularity; a user draws most items from a main and a second topic, the rest from global
 // popularity. Every draw comes from a counter-based stream per user, so output is deterministic.
+// Memory: O(users + items).
 #include "synth.h"
 
 #include <math.h>
@@ -67,7 +68,7 @@ static void alias_free(Alias *a) {
 // Raw activity weight of a user (lognormal), the first draw of its stream.
 static double user_weight(Rng *rng) { return exp(0.8 * rng_normal(rng)); }
 
-void synth_generate(const SynthSpec *spec, SynthEmit emit, void *ctx) {
+void synth_generate_part(const SynthSpec *spec, int part, int n_parts, SynthEmit emit, void *ctx) {
     const int64_t U = spec->users, I = spec->items, K = spec->interactions;
     const int T = spec->topics;
     if (U < 1 || I < 2 || K < 1) die(EXIT_INPUT, "synthetic data needs users >= 1, items >= 2, interactions >= 1");
@@ -108,23 +109,36 @@ void synth_generate(const SynthSpec *spec, SynthEmit emit, void *ctx) {
         rng_init(&rng, spec->seed, RNG_SYNTH, 1, (uint32_t)u);
         S += user_weight(&rng);
     }
-    // pass 2: counts by cumulative rounding (exact total), then distinct items per user
+    // counts by cumulative rounding (exact total); users over the cap pass the excess on, wrapping
+    // around until it is placed (K <= users x cap guarantees room)
     const int64_t base = K >= U ? 1 : 0, extra = K - base * U;
+    int32_t *count = xmalloc((size_t)U * sizeof *count);
     double C = 0;
     int64_t prev = 0, carry = 0;
-    size_t set_cap = 0;
-    int64_t *set = NULL; // open-addressing set of this user's items (-1 = empty)
     for (int64_t u = 0; u < U; u++) {
         Rng rng;
         rng_init(&rng, spec->seed, RNG_SYNTH, 1, (uint32_t)u);
         C += user_weight(&rng);
-        int64_t target = (int64_t)llround((double)extra * (C / S));
-        if (u == U - 1) target = extra;
+        int64_t target = u == U - 1 ? extra : (int64_t)llround((double)extra * (C / S));
         int64_t n = base + target - prev + carry;
         prev = target;
-        carry = 0;
-        if (n > cap) carry = n - cap, n = cap;
+        carry = n > cap ? n - cap : 0;
+        count[u] = (int32_t)(n - carry);
+    }
+    for (int64_t u = 0; carry > 0; u = (u + 1) % U) {
+        int64_t room = cap - count[u], put = room < carry ? room : carry;
+        count[u] += (int32_t)put;
+        carry -= put;
+    }
+    // distinct items per user, from the user's own stream
+    size_t set_cap = 0;
+    int64_t *set = NULL; // open-addressing set of this user's items (-1 = empty)
+    for (int64_t u = part; u < U; u += n_parts) {
+        const int64_t n = count[u];
         if (n == 0) continue;
+        Rng rng;
+        rng_init(&rng, spec->seed, RNG_SYNTH, 1, (uint32_t)u);
+        (void)user_weight(&rng); // the weight draw comes first in the stream
         size_t need = 16;
         while (need < (size_t)(2 * n)) need *= 2;
         if (need > set_cap) {
@@ -152,7 +166,7 @@ void synth_generate(const SynthSpec *spec, SynthEmit emit, void *ctx) {
             got++;
         }
     }
-    if (carry > 0) die(EXIT_INPUT, "synthetic data: could not place %lld interactions (too dense)", (long long)carry);
+    free(count);
     free(set);
     for (int t = 0; t < T; t++) alias_free(&tab[t]);
     free(tab);
@@ -164,3 +178,5 @@ void synth_generate(const SynthSpec *spec, SynthEmit emit, void *ctx) {
     free(pop);
     free(topic);
 }
+
+void synth_generate(const SynthSpec *spec, SynthEmit emit, void *ctx) { synth_generate_part(spec, 0, 1, emit, ctx); }

@@ -3,10 +3,17 @@
 // optimizer update per mini-batch, and evaluates after generator passes. Two protocols:
 // reference (test every eval.every epochs, report the last) and honest (select the epoch on a
 // validation split, report the test metrics of the selected parameters).
+//
+// Parallel shape: every rank holds a block of rows and the whole model. A global mini-batch is
+// fixed by the seed; each rank computes its rows of it; one allreduce per step sums the flat
+// gradient buffer (its spare last slot carries the "stop now" flag of a preempted rank); every rank
+// applies the same update. Evaluation: each rank scores its rows, per-user top-K lists are merged
+// on rank 0, which computes the metrics and writes every file.
 #include "train.h"
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,24 +21,49 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ckpt.h"
 #include "data.h"
 #include "eval.h"
 #include "model.h"
 #include "par.h"
 #include "rng.h"
+#include "shard.h"
 #include "timer.h"
 #include "util.h"
 #include "version.h"
 
+enum { SPLIT_VALID, SPLIT_TEST };
+static const char *const SPLIT_NAMES[] = {"valid", "test"};
+
+// One evaluation point, as written to metrics.jsonl (plain data: checkpointed as bytes).
+typedef struct {
+    int32_t epoch, split;
+    double d_loss, g_loss, d_real, d_fake, seconds;
+    Metrics m;
+} EvalRecord;
+
+// Where training stands: enough to continue bit for bit (plain data: checkpointed as bytes).
+typedef struct {
+    int32_t outer, pass;     // outer iteration and pass within it (D passes first, then G passes)
+    int32_t epoch;           // generator passes completed
+    int32_t n_evals;         // lines written to metrics.jsonl
+    int64_t batch_start;     // next batch of the pass starts at this position of its permutation
+    int64_t step;            // optimizer steps taken (both networks)
+    int32_t pass_batches;    // batches done in the current pass
+    int32_t finished;        // the training loop completed (only the reporting is left)
+    double elapsed;          // wall seconds used so far
+    StepStats pass_st;       // sums of the current pass so far
+    StepStats dst, gst;      // last complete D pass and G pass (means)
+    // honest protocol
+    double best_value;
+    int32_t evals_since_best, stopped_early, have_best, pad;
+    EvalRecord best, last;
+} TrainState;
+
 typedef struct {
     const Config *cfg;
     Dataset ds;
-    int item_mode;
     int honest;            // data.validation > 0: select the epoch on validation
-    Csr rows;              // training vectors of the rows: ds.train (user mode) or ds.trainᵀ (item mode)
-    Csr test_excl;         // honest protocol: train ∪ validation, in row orientation
-    int32_t n_rows, n_cols;
-    int32_t *owner;        // (n_rows) rank that computes each row: contiguous blocks of ~equal nnz
     Cfgan model;
     int max_batch;
     int32_t *perm;         // (n_rows) batch order of the current pass
@@ -40,34 +72,17 @@ typedef struct {
     int32_t *b_col;        // training columns of the batch rows
     TopK topk;             // per-user candidates, max cutoff deep
     float *scores;         // (max_batch, n_cols) generator output while scoring
+    float *best_g;         // honest protocol: generator parameters of the best epoch
+    Csr test_excl;         // honest protocol: train ∪ validation of the local rows
     char dir[CFG_STR_MAX];
+    char ckpt_dir[CFG_STR_MAX + 16];
     FILE *metrics;         // DIR/metrics.jsonl (rank 0)
     double t_start;
+    TrainState s;
 } Trainer;
 
-// Numbers of one evaluation point, as written to metrics.jsonl.
-typedef struct {
-    int epoch;
-    const char *split;
-    double d_loss, g_loss, d_real, d_fake, seconds;
-    Metrics m;
-} EvalRecord;
-
-static int cmp_i64_desc(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x < y) - (x > y);
-}
-
-// Sum of the `bs` longest rows: the most training columns one batch can hold.
-static int64_t max_batch_nnz(const Csr *rows, int bs) {
-    int64_t *len = xmalloc((size_t)rows->n_rows * sizeof *len);
-    for (int32_t r = 0; r < rows->n_rows; r++) len[r] = csr_row_len(rows, r);
-    qsort(len, (size_t)rows->n_rows, sizeof *len, cmp_i64_desc);
-    int64_t s = 0;
-    for (int i = 0; i < bs && i < rows->n_rows; i++) s += len[i];
-    free(len);
-    return s;
-}
+static volatile sig_atomic_t g_stop_signal = 0;
+static void on_stop_signal(int sig) { g_stop_signal = sig; }
 
 // ---- run directory and records ----------------------------------------------------------------
 
@@ -75,16 +90,19 @@ static void choose_dir(Trainer *t, const TrainOptions *opt) {
     if (opt->out_dir) {
         snprintf(t->dir, sizeof t->dir, "%s", opt->out_dir);
     } else {
-        char stamp[32];
+        char stamp[32] = "";
         time_t now = time(NULL);
         if (util_is_root()) strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&now));
         par_bcast(stamp, sizeof stamp, 0); // every rank names the same directory
         snprintf(t->dir, sizeof t->dir, "runs/%s-%s", t->cfg->name, stamp);
     }
+    snprintf(t->ckpt_dir, sizeof t->ckpt_dir, "%s/checkpoints", t->dir);
     char path[CFG_STR_MAX + 32];
     snprintf(path, sizeof path, "%s/metrics.jsonl", t->dir);
     struct stat st;
-    if (!opt->resume && stat(path, &st) == 0)
+    int taken = util_is_root() && stat(path, &st) == 0; // rank 0 decides: others may see its files appear
+    par_bcast(&taken, sizeof taken, 0);
+    if (!opt->resume && taken)
         die(EXIT_INPUT, "%s: already holds a run (metrics.jsonl); pass --resume to continue it or choose another --out",
             t->dir);
 }
@@ -109,12 +127,13 @@ static void write_config_echo(Trainer *t) {
 static void record_json(StrBuf *sb, const EvalRecord *r) {
     sb_printf(sb, "{\"epoch\": %d, \"split\": \"%s\", \"d_loss\": %.9g, \"g_loss\": %.9g, \"d_real\": %.6g, "
                   "\"d_fake\": %.6g, \"seconds\": %.3f, ",
-              r->epoch, r->split, r->d_loss, r->g_loss, r->d_real, r->d_fake, r->seconds);
+              r->epoch, SPLIT_NAMES[r->split], r->d_loss, r->g_loss, r->d_real, r->d_fake, r->seconds);
     metrics_json(&r->m, sb);
     sb_printf(sb, "}");
 }
 
 static void append_metrics(Trainer *t, const EvalRecord *r) {
+    t->s.n_evals++;
     if (!util_is_root()) return;
     StrBuf sb = {0};
     record_json(&sb, r);
@@ -124,6 +143,30 @@ static void append_metrics(Trainer *t, const EvalRecord *r) {
     sb_free(&sb);
 }
 
+// Open metrics.jsonl: new, or on resume keep exactly the first n_evals lines.
+static void open_metrics(Trainer *t, int resume) {
+    if (!util_is_root()) return;
+    char path[CFG_STR_MAX + 32];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", t->dir);
+    if (resume) {
+        FILE *in = fopen(path, "r");
+        StrBuf keep = {0};
+        char *line = NULL;
+        size_t cap = 0;
+        int kept = 0;
+        while (in && kept < t->s.n_evals && getline(&line, &cap, in) > 0) sb_printf(&keep, "%s", line), kept++;
+        free(line);
+        if (in) fclose(in);
+        if (kept < t->s.n_evals)
+            die_local(EXIT_INPUT, "%s: holds %d evaluations but the checkpoint recorded %d", path, kept, t->s.n_evals);
+        if (write_file_atomic(path, keep.data ? keep.data : "", keep.len) != 0)
+            die_local(EXIT_RUNTIME, "%s: cannot rewrite: %s", path, strerror(errno));
+        sb_free(&keep);
+    }
+    t->metrics = fopen(path, resume ? "a" : "w");
+    if (!t->metrics) die_local(EXIT_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
+}
+
 static void format_duration(double s, char *buf, size_t n) {
     long v = (long)(s + 0.5);
     if (v >= 3600) snprintf(buf, n, "%ldh%02ldm", v / 3600, (v / 60) % 60);
@@ -131,68 +174,61 @@ static void format_duration(double s, char *buf, size_t n) {
     else snprintf(buf, n, "%lds", v);
 }
 
-static void print_progress(const EvalRecord *r, int total_epochs) {
+static void print_progress(const EvalRecord *r, int total_epochs, double epoch_rate) {
     if (!util_is_root()) return;
     char line[1024], eta[32], el[32];
-    int w = snprintf(line, sizeof line, "epoch %*d/%d  D %.4f (real %.3f fake %.3f)  G %.4f  %s", (int)log10(total_epochs) + 1,
-                     r->epoch, total_epochs, r->d_loss, r->d_real, r->d_fake, r->g_loss, r->split);
+    int w = snprintf(line, sizeof line, "epoch %*d/%d  D %.4f (real %.3f fake %.3f)  G %.4f  %s",
+                     (int)log10(total_epochs) + 1, r->epoch, total_epochs, r->d_loss, r->d_real, r->d_fake, r->g_loss,
+                     SPLIT_NAMES[r->split]);
     for (int c = 0; c < r->m.n_cutoffs && w < (int)sizeof line - 80; c++)
         w += snprintf(line + w, sizeof line - (size_t)w, "  @%d P %.4f R %.4f NDCG %.4f MRR %.4f", r->m.cutoff[c],
                       r->m.p[c], r->m.r[c], r->m.ndcg[c], r->m.mrr[c]);
     format_duration(r->seconds, el, sizeof el);
-    format_duration(r->seconds / r->epoch * (total_epochs - r->epoch), eta, sizeof eta);
+    format_duration(epoch_rate * (total_epochs - r->epoch), eta, sizeof eta);
     info("%s  %s  ETA %s", line, el, eta);
 }
 
 // ---- evaluation -------------------------------------------------------------------------------
 
-// Score every row with G, keep each user's top-K (excluding `excl`, rows as the mode's rows) and
-// compute the metrics against `heldout` (user rows).
+// Score this rank's rows with G, keep each user's top-K (excluding `excl`, local rows), merge the
+// lists on rank 0 and compute the metrics there against `heldout`; every rank gets the metrics.
 static void evaluate(Trainer *t, const Csr *heldout, const Csr *excl, Metrics *out) {
     timer_start(T_EVAL);
     topk_reset(&t->topk);
-    const int n = t->n_cols;
-    for (int32_t r0 = 0; r0 < t->n_rows; r0 += t->max_batch) {
-        int B = t->n_rows - r0 < t->max_batch ? t->n_rows - r0 : t->max_batch;
-        cfgan_generate(&t->model, B, t->rows.row_ptr + r0, t->rows.col, t->scores);
+    const Dataset *ds = &t->ds;
+    const int n = ds->n_cols;
+    const int32_t n_local = ds->row_end - ds->row_begin;
+    for (int32_t r0 = 0; r0 < n_local; r0 += t->max_batch) {
+        int B = n_local - r0 < t->max_batch ? n_local - r0 : t->max_batch;
+        cfgan_generate(&t->model, B, ds->train.row_ptr + r0, ds->train.col, t->scores);
         for (int i = 0; i < B; i++) {
-            int32_t r = r0 + i;
-            const int32_t *ex = excl->col + excl->row_ptr[r];
-            int32_t n_ex = csr_row_len(excl, r);
-            if (t->item_mode) topk_offer_item_column(&t->topk, r, t->scores + (size_t)i * n, n, ex, n_ex);
+            int32_t lr = r0 + i, r = ds->row_begin + lr;
+            const int32_t *ex = excl->col + excl->row_ptr[lr];
+            int32_t n_ex = csr_row_len(excl, lr);
+            if (ds->item_mode) topk_offer_item_column(&t->topk, r, t->scores + (size_t)i * n, n, ex, n_ex);
             else topk_offer_user_row(&t->topk, r, t->scores + (size_t)i * n, n, ex, n_ex);
         }
     }
     topk_finish(&t->topk);
-    metrics_compute(out, &t->topk, heldout, t->cfg->topk, t->cfg->n_topk);
+    topk_reduce(&t->topk);
+    if (util_is_root()) metrics_compute(out, &t->topk, heldout, t->cfg->topk, t->cfg->n_topk);
+    par_bcast(out, sizeof *out, 0);
     timer_stop(T_EVAL);
 }
 
 // ---- steps ------------------------------------------------------------------------------------
 
-// Split rows into `size` contiguous blocks holding about equal numbers of training pairs (the
-// work of a row is dominated by its dense output, but its sparse input grows with its pairs).
-static void assign_owners(int32_t *owner, const Csr *rows, int size) {
-    const double total = (double)rows->nnz + rows->n_rows;
-    double acc = 0;
-    for (int32_t r = 0; r < rows->n_rows; r++) {
-        int k = (int)(acc / total * size);
-        owner[r] = k < size ? k : size - 1;
-        acc += (double)csr_row_len(rows, r) + 1;
-    }
-}
-
-// Rows of perm[s, s + Bg) that this rank owns, gathered into the batch buffers.
+// Rows of perm[s, s + Bg) that this rank holds, gathered into the batch buffers.
 static Batch gather_batch(Trainer *t, int64_t s, int Bg, uint32_t outer) {
+    const Csr *rows = &t->ds.train;
     int B = 0;
     int64_t w = 0;
-    const int me = par_rank();
     t->b_ptr[0] = 0;
     for (int i = 0; i < Bg; i++) {
-        int32_t r = t->perm[s + i];
-        if (t->owner[r] != me) continue;
-        int64_t a = t->rows.row_ptr[r], len = t->rows.row_ptr[r + 1] - a;
-        memcpy(t->b_col + w, t->rows.col + a, (size_t)len * sizeof *t->b_col);
+        int32_t r = t->perm[s + i], lr = dataset_local_row(&t->ds, r);
+        if (lr < 0) continue;
+        int64_t a = rows->row_ptr[lr], len = rows->row_ptr[lr + 1] - a;
+        memcpy(t->b_col + w, rows->col + a, (size_t)len * sizeof *t->b_col);
         w += len;
         t->b_rows[B++] = r;
         t->b_ptr[B] = w;
@@ -205,57 +241,165 @@ static noreturn void numeric_failure(const Trainer *t, const char *what, int epo
         t->cfg->path, what, epoch, (long long)step);
 }
 
-// One pass over all rows in shuffled mini-batches, one update per batch. `pass` keys the shuffle.
-static void run_pass(Trainer *t, int is_d, uint32_t outer, uint32_t pass, int epoch, StepStats *st, int64_t *step) {
+static void check_replicas(const Trainer *t) {
+    uint64_t h = hash64(1, t->model.g.params, t->model.g.n_params * sizeof(float));
+    h = hash64(h, t->model.d.params, t->model.d.n_params * sizeof(float));
+    if (!par_same_u64(h))
+        die(EXIT_RUNTIME, "internal: model parameters differ across ranks at step %lld (run.check_every)",
+            (long long)t->s.step);
+}
+
+// Continue pass s->pass of outer iteration s->outer from batch s->batch_start. Returns 1 if a
+// rank was asked to stop (after the step in flight), 0 when the pass is complete.
+static int run_pass(Trainer *t) {
     const Config *cfg = t->cfg;
+    TrainState *s = &t->s;
+    const int is_d = s->pass < cfg->d_steps;
     const int bs = is_d ? cfg->d_batch : cfg->g_batch;
+    const int32_t n_rows = t->ds.n_rows;
     Mlp *net = is_d ? &t->model.d : &t->model.g;
     Rng rng;
-    rng_init(&rng, (uint64_t)cfg->seed, RNG_SHUFFLE, outer, pass);
-    for (int32_t r = 0; r < t->n_rows; r++) t->perm[r] = r;
-    rng_shuffle(&rng, t->perm, t->n_rows);
-    memset(st, 0, sizeof *st);
-    int n_batches = 0;
-    for (int64_t s = 0; s < t->n_rows; s += bs) {
-        int Bg = (int)(t->n_rows - s < bs ? t->n_rows - s : bs);
-        Batch b = gather_batch(t, s, Bg, outer);
+    rng_init(&rng, (uint64_t)cfg->seed, RNG_SHUFFLE, (uint32_t)s->outer, (uint32_t)s->pass);
+    for (int32_t r = 0; r < n_rows; r++) t->perm[r] = r;
+    rng_shuffle(&rng, t->perm, n_rows);
+    for (; s->batch_start < n_rows; s->batch_start += bs) {
+        int Bg = (int)(n_rows - s->batch_start < bs ? n_rows - s->batch_start : bs);
+        Batch b = gather_batch(t, s->batch_start, Bg, (uint32_t)s->outer);
         timer_start(T_SAMPLE);
         cfgan_sample_masks(&t->model, &b, (uint64_t)cfg->seed, !is_d);
         timer_stop(T_SAMPLE);
         memset(net->grads, 0, net->n_params * sizeof(float));
-        float scale = 1.0f / (float)Bg; // the mean over the global batch
+        const float scale = 1.0f / (float)Bg; // the mean over the global batch
         StepStats bst = {0};
         if (is_d) cfgan_d_step(&t->model, &b, scale, &bst);
         else cfgan_g_step(&t->model, &b, scale, &bst);
+        net->grads[net->n_params] = g_stop_signal ? 1.0f : 0.0f; // rides along: any rank can stop all
         timer_start(T_ALLREDUCE);
-        par_sum_float(net->grads, net->n_params);
+        par_sum_float(net->grads, net->n_params + 1);
         timer_stop(T_ALLREDUCE);
+        const int stop = net->grads[net->n_params] > 0;
         timer_start(T_OPTIM);
         float lr = (float)(is_d ? cfg->d_lr : cfg->g_lr), reg = (float)(is_d ? cfg->d_reg : cfg->g_reg);
-        if (cfg->optimizer == OPT_ADAM)
-            adam_update(net, lr, (float)cfg->beta1, (float)cfg->beta2, (float)cfg->adam_eps, reg);
-        else
-            sgd_update(net, lr, reg);
+        if (cfg->optimizer == OPT_ADAM) adam_update(net, lr, (float)cfg->beta1, (float)cfg->beta2, (float)cfg->adam_eps, reg);
+        else sgd_update(net, lr, reg);
         timer_stop(T_OPTIM);
         double loss = is_d ? bst.d_real + bst.d_fake : bst.g_adv + bst.g_zr;
-        if (!isfinite(loss)) numeric_failure(t, is_d ? "the discriminator loss" : "the generator loss", epoch, *step);
-        st->d_real += bst.d_real;
-        st->d_fake += bst.d_fake;
-        st->g_adv += bst.g_adv;
-        st->g_zr += bst.g_zr;
-        st->p_real += bst.p_real;
-        st->p_fake += bst.p_fake;
-        st->rows += bst.rows;
-        n_batches++;
-        (*step)++;
+        if (!isfinite(loss)) numeric_failure(t, is_d ? "the discriminator loss" : "the generator loss", s->epoch + 1, s->step);
+        double *acc = &s->pass_st.d_real;
+        const double *add = &bst.d_real;
+        for (int k = 0; k < 7; k++) acc[k] += add[k];
+        s->pass_batches++;
+        s->step++;
+        if (cfg->check_every > 0 && s->step % cfg->check_every == 0) check_replicas(t);
+        if (stop) {
+            s->batch_start += bs;
+            return 1;
+        }
     }
+    // the pass is complete: sum over ranks, report the mean batch loss
     _Static_assert(sizeof(StepStats) == 7 * sizeof(double), "StepStats is summed as 7 doubles");
-    par_sum_double(&st->d_real, 7); // one call sums every field over ranks
-    double inv = 1.0 / n_batches;   // report the mean batch loss of the pass
-    st->d_real *= inv;
-    st->d_fake *= inv;
-    st->g_adv *= inv;
-    st->g_zr *= inv;
+    StepStats st = s->pass_st;
+    par_sum_double(&st.d_real, 7);
+    double inv = 1.0 / s->pass_batches;
+    st.d_real *= inv, st.d_fake *= inv, st.g_adv *= inv, st.g_zr *= inv;
+    if (is_d) s->dst = st;
+    else s->gst = st;
+    memset(&s->pass_st, 0, sizeof s->pass_st);
+    s->pass_batches = 0;
+    s->batch_start = 0;
+    return 0;
+}
+
+// ---- checkpoints ------------------------------------------------------------------------------
+
+static void save_checkpoint(Trainer *t) {
+    timer_start(T_CKPT);
+    t->s.elapsed = wall_seconds() - t->t_start;
+    if (util_is_root()) {
+        Checkpoint c = {0};
+        c.config_hash = config_hash(t->cfg);
+        c.fingerprint = t->ds.fingerprint;
+        c.ranks = par_size();
+        c.epoch = t->s.epoch;
+        c.step = t->s.step;
+        const Mlp *g = &t->model.g, *d = &t->model.d;
+        ckpt_add(&c, "state", &t->s, sizeof t->s);
+        ckpt_add(&c, "g.params", g->params, g->n_params * sizeof(float));
+        ckpt_add(&c, "g.m", g->m, g->n_params * sizeof(float));
+        ckpt_add(&c, "g.v", g->v, g->n_params * sizeof(float));
+        ckpt_add(&c, "g.step", &g->step, sizeof g->step);
+        ckpt_add(&c, "d.params", d->params, d->n_params * sizeof(float));
+        ckpt_add(&c, "d.m", d->m, d->n_params * sizeof(float));
+        ckpt_add(&c, "d.v", d->v, d->n_params * sizeof(float));
+        ckpt_add(&c, "d.step", &d->step, sizeof d->step);
+        if (t->honest) ckpt_add(&c, "best_g", t->best_g, g->n_params * sizeof(float));
+        char *cfg_text = NULL;
+        size_t cfg_bytes = 0;
+        FILE *mem = open_memstream(&cfg_text, &cfg_bytes);
+        config_write_yaml(t->cfg, mem);
+        fclose(mem);
+        ckpt_add(&c, "config.yaml", cfg_text, cfg_bytes);
+        mkdir_p(t->ckpt_dir);
+        char path[CFG_STR_MAX + 64];
+        if (ckpt_write(&c, t->ckpt_dir, t->cfg->ckpt_keep, path, sizeof path) != 0)
+            die_local(EXIT_RUNTIME, "%s: cannot write the checkpoint: %s (the previous checkpoints are intact)", path,
+                      strerror(errno));
+        free(cfg_text);
+    }
+    timer_stop(T_CKPT);
+}
+
+// Restore from the newest valid checkpoint in the run directory (rank 0 reads, all ranks get it).
+static void load_checkpoint(Trainer *t) {
+    Checkpoint c;
+    char path[CFG_STR_MAX + 64] = "", err[512] = "";
+    unsigned char *buf = NULL;
+    uint64_t bytes = 0;
+    if (util_is_root()) {
+        if (ckpt_load_newest(&c, t->ckpt_dir, path, sizeof path, err, sizeof err) == 0) {
+            buf = c.buffer, bytes = c.buffer_bytes;
+        }
+    }
+    par_bcast(&bytes, sizeof bytes, 0);
+    if (bytes == 0) {
+        par_bcast(err, sizeof err, 0);
+        die(EXIT_INPUT, "%s: cannot resume: %s", t->dir, err);
+    }
+    par_bcast(path, sizeof path, 0);
+    if (!util_is_root()) buf = xmalloc(bytes);
+    par_bcast(buf, bytes, 0);
+    if (!util_is_root() && ckpt_parse(&c, buf, bytes, err, sizeof err) != 0)
+        die_local(EXIT_RUNTIME, "%s: checkpoint damaged in transit: %s", path, err);
+    if (c.config_hash != config_hash(t->cfg))
+        die(EXIT_INPUT, "%s: was written with a different configuration (hash %016llx, this config %016llx); resume "
+                        "with the run's config.yaml, changing only run-time keys (eval.*, checkpoint.*)",
+            path, (unsigned long long)c.config_hash, (unsigned long long)config_hash(t->cfg));
+    if (c.fingerprint != t->ds.fingerprint)
+        die(EXIT_INPUT, "%s: was written for different data (fingerprint %016llx, now %016llx): check --data-root", path,
+            (unsigned long long)c.fingerprint, (unsigned long long)t->ds.fingerprint);
+    if (c.ranks != par_size())
+        warn("%s: written by %d ranks, resuming with %d: results will differ from an uninterrupted run in float "
+             "summation order",
+             path, c.ranks, par_size());
+    Mlp *g = &t->model.g, *d = &t->model.d;
+    const size_t gb = g->n_params * sizeof(float), db = d->n_params * sizeof(float);
+    struct {
+        const char *name;
+        void *dst;
+        size_t bytes;
+    } parts[] = {{"state", &t->s, sizeof t->s},   {"g.params", g->params, gb}, {"g.m", g->m, gb},
+                 {"g.v", g->v, gb},               {"g.step", &g->step, sizeof g->step},
+                 {"d.params", d->params, db},     {"d.m", d->m, db},           {"d.v", d->v, db},
+                 {"d.step", &d->step, sizeof d->step}, {"best_g", t->best_g, gb}};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        if (!parts[i].dst) continue;
+        const void *src = ckpt_get(&c, parts[i].name, parts[i].bytes);
+        if (!src) die(EXIT_INPUT, "%s: section '%s' is missing or has the wrong size", path, parts[i].name);
+        memcpy(parts[i].dst, src, parts[i].bytes);
+    }
+    t->t_start = wall_seconds() - t->s.elapsed;
+    info("resuming %s from %s (epoch %d, step %lld)", t->dir, path, t->s.epoch, (long long)t->s.step);
+    ckpt_free(&c);
 }
 
 // ---- the run ----------------------------------------------------------------------------------
@@ -265,53 +409,50 @@ static void trainer_init(Trainer *t, const Config *cfg) {
     t->cfg = cfg;
     t->t_start = wall_seconds();
     dataset_load(&t->ds, cfg);
-    t->item_mode = cfg->model_mode == MODE_ITEM;
     t->honest = cfg->data_validation > 0;
-    if (t->item_mode) csr_transpose(&t->rows, &t->ds.train);
-    else {
-        t->rows = t->ds.train; // shallow copy: freed through ds
-    }
-    t->n_rows = t->rows.n_rows;
-    t->n_cols = t->rows.n_cols;
-    if (t->honest) {
-        Csr u;
-        csr_union(&u, &t->ds.train, &t->ds.valid);
-        if (t->item_mode) {
-            csr_transpose(&t->test_excl, &u);
-            csr_free(&u);
-        } else {
-            t->test_excl = u;
-        }
-    }
+    const Dataset *ds = &t->ds;
+    if (t->honest) csr_union(&t->test_excl, &ds->train, &ds->valid_rows);
     t->max_batch = cfg->g_batch > cfg->d_batch ? cfg->g_batch : cfg->d_batch;
-    if (t->max_batch > t->n_rows) t->max_batch = t->n_rows;
-    cfgan_init(&t->model, cfg, t->n_cols, t->max_batch);
+    if (t->max_batch > ds->n_rows) t->max_batch = ds->n_rows;
+    cfgan_init(&t->model, cfg, ds->n_cols, t->max_batch);
     cfgan_init_weights(&t->model, (uint64_t)cfg->seed);
-    t->perm = xmalloc((size_t)t->n_rows * sizeof *t->perm);
-    t->owner = xmalloc((size_t)t->n_rows * sizeof *t->owner);
-    assign_owners(t->owner, &t->rows, par_size());
+    t->perm = xmalloc((size_t)ds->n_rows * sizeof *t->perm);
     t->b_rows = xmalloc((size_t)t->max_batch * sizeof *t->b_rows);
     t->b_ptr = xmalloc(((size_t)t->max_batch + 1) * sizeof *t->b_ptr);
-    t->b_col = xmalloc((size_t)(max_batch_nnz(&t->rows, t->max_batch) + 1) * sizeof *t->b_col);
-    topk_init(&t->topk, t->ds.n_users, cfg->topk[cfg->n_topk - 1]);
-    t->scores = xmalloc((size_t)t->max_batch * t->n_cols * sizeof *t->scores);
+    int64_t most = 0; // a batch holds at most the max_batch longest local rows
+    int64_t *len = xmalloc((size_t)(ds->train.n_rows + 1) * sizeof *len);
+    for (int32_t r = 0; r < ds->train.n_rows; r++) len[r] = csr_row_len(&ds->train, r);
+    for (int k = 0; k < t->max_batch && k < ds->train.n_rows; k++) { // partial selection of the longest rows
+        int32_t best = k;
+        for (int32_t r = k + 1; r < ds->train.n_rows; r++)
+            if (len[r] > len[best]) best = r;
+        int64_t tmp = len[k];
+        len[k] = len[best];
+        len[best] = tmp;
+        most += len[k];
+    }
+    free(len);
+    t->b_col = xmalloc((size_t)(most + 1) * sizeof *t->b_col);
+    topk_init(&t->topk, ds->n_users, cfg->topk[cfg->n_topk - 1]);
+    t->scores = xmalloc((size_t)t->max_batch * ds->n_cols * sizeof *t->scores);
+    if (t->honest) t->best_g = xcalloc(t->model.g.n_params, sizeof(float));
+    t->s.best_value = -INFINITY;
 }
 
 static void trainer_free(Trainer *t) {
-    if (t->item_mode) csr_free(&t->rows);
     if (t->honest) csr_free(&t->test_excl);
     cfgan_free(&t->model);
     free(t->perm);
-    free(t->owner);
     free(t->b_rows);
     free(t->b_ptr);
     free(t->b_col);
     topk_free(&t->topk);
     free(t->scores);
+    free(t->best_g);
     dataset_free(&t->ds);
 }
 
-static void write_final(Trainer *t, const EvalRecord *rep, const EvalRecord *best_valid, int epochs_run, int stopped_early) {
+static void write_final(Trainer *t, const EvalRecord *rep) {
     if (!util_is_root()) return;
     const Config *cfg = t->cfg;
     StrBuf sb = {0};
@@ -321,20 +462,19 @@ static void write_final(Trainer *t, const EvalRecord *rep, const EvalRecord *bes
                         : "fixed number of epochs; test metrics at the last epoch (as the CFGAN authors report)");
     sb_printf(&sb, "  \"reported\": ");
     record_json(&sb, rep);
-    if (best_valid) {
+    if (t->honest) {
         sb_printf(&sb, ",\n  \"selected_on_validation\": ");
-        record_json(&sb, best_valid);
+        record_json(&sb, &t->s.best);
         sb_printf(&sb, ",\n  \"select\": \"%s\"", cfg->eval_select);
     }
-    sb_printf(&sb, ",\n  \"epochs_run\": %d,\n  \"stopped_early\": %s,\n", epochs_run, stopped_early ? "true" : "false");
+    sb_printf(&sb, ",\n  \"epochs_run\": %d,\n  \"stopped_early\": %s,\n", t->s.epoch, t->s.stopped_early ? "true" : "false");
     sb_printf(&sb, "  \"wall_seconds\": %.3f,\n", wall_seconds() - t->t_start);
     sb_printf(&sb, "  \"config\": ");
     sb_json_string(&sb, cfg->path);
     sb_printf(&sb, ",\n  \"config_hash\": \"%016llx\",\n  \"dataset_fingerprint\": \"%016llx\",\n",
               (unsigned long long)config_hash(cfg), (unsigned long long)t->ds.fingerprint);
     sb_printf(&sb, "  \"users\": %d, \"items\": %d, \"train_pairs\": %lld, \"valid_pairs\": %lld, \"test_pairs\": %lld,\n",
-              t->ds.n_users, t->ds.n_items, (long long)t->ds.train.nnz, (long long)t->ds.valid.nnz,
-              (long long)t->ds.test.nnz);
+              t->ds.n_users, t->ds.n_items, (long long)t->ds.n_train, (long long)t->ds.n_valid, (long long)t->ds.n_test);
     sb_printf(&sb, "  \"ranks\": %d,\n  \"version\": \"%s\",\n  \"git\": \"%s\",\n  \"compiler\": ", par_size(),
               cfgan_version(), cfgan_git());
     sb_json_string(&sb, cfgan_compiler());
@@ -345,78 +485,95 @@ static void write_final(Trainer *t, const EvalRecord *rep, const EvalRecord *bes
     sb_free(&sb);
 }
 
+// After a generator pass: evaluate if due, track the honest protocol's best epoch.
+static void after_epoch(Trainer *t, int total_epochs) {
+    const Config *cfg = t->cfg;
+    TrainState *s = &t->s;
+    if (s->epoch % cfg->eval_every != 0 && s->epoch != total_epochs) return;
+    EvalRecord r = {.epoch = s->epoch, .split = t->honest ? SPLIT_VALID : SPLIT_TEST};
+    r.d_loss = s->dst.d_real + s->dst.d_fake + cfg->d_reg * l2_half(t->model.d.params, t->model.d.n_params);
+    r.g_loss = s->gst.g_adv + s->gst.g_zr + cfg->g_reg * l2_half(t->model.g.params, t->model.g.n_params);
+    r.d_real = s->dst.rows > 0 ? s->dst.p_real / s->dst.rows : 0;
+    r.d_fake = s->dst.rows > 0 ? s->dst.p_fake / s->dst.rows : 0;
+    evaluate(t, t->honest ? &t->ds.valid : &t->ds.test, &t->ds.train, &r.m);
+    r.seconds = wall_seconds() - t->t_start;
+    append_metrics(t, &r);
+    print_progress(&r, total_epochs, r.seconds / s->epoch);
+    s->last = r;
+    if (!t->honest) return;
+    double v = metrics_get(&r.m, cfg->select_metric, cfg->select_k);
+    if (v > s->best_value) {
+        s->best_value = v;
+        s->best = r;
+        s->have_best = 1;
+        memcpy(t->best_g, t->model.g.params, t->model.g.n_params * sizeof(float));
+        s->evals_since_best = 0;
+    } else if (cfg->eval_patience > 0 && ++s->evals_since_best >= cfg->eval_patience) {
+        s->stopped_early = 1;
+        info("early stop at epoch %d: no %s improvement on validation in %d evaluations (best %.4f at epoch %d)",
+             s->epoch, cfg->eval_select, cfg->eval_patience, s->best_value, s->best.epoch);
+    }
+}
+
 int train_run(const Config *cfg, const TrainOptions *opt) {
     Trainer t;
-    // everything that can fail on bad input happens before the run directory is created
+    // everything that can fail on bad input happens before the run directory is touched
     trainer_init(&t, cfg);
     choose_dir(&t, opt);
+    if (opt->resume) load_checkpoint(&t);
     if (util_is_root()) {
         mkdir_p(t.dir);
-        write_config_echo(&t);
-        char path[CFG_STR_MAX + 32];
-        snprintf(path, sizeof path, "%s/metrics.jsonl", t.dir);
-        t.metrics = fopen(path, "w");
-        if (!t.metrics) die_local(EXIT_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
+        if (!opt->resume) write_config_echo(&t);
     }
-    const int T = cfg->epochs / cfg->g_steps, total_epochs = T * cfg->g_steps;
+    open_metrics(&t, opt->resume);
+    const int T = cfg->epochs / cfg->g_steps, total_epochs = T * cfg->g_steps, n_pass = cfg->d_steps + cfg->g_steps;
     if (total_epochs != cfg->epochs)
         warn("train.epochs = %d is not a multiple of train.g_steps = %d: running %d epochs (%d outer iterations)",
              cfg->epochs, cfg->g_steps, total_epochs, T);
-    info("cfgan: %s  %s mode, %s  %d rows x %d columns, %lld training pairs  protocol %s  %d epochs  run dir %s",
-         cfg->name, t.item_mode ? "item" : "user",
-         cfg->model_scheme == SCHEME_ZR ? "ZR" : cfg->model_scheme == SCHEME_PM ? "PM" : "ZP", t.n_rows, t.n_cols,
-         (long long)t.ds.train.nnz, t.honest ? "honest (validation)" : "reference (test)", total_epochs, t.dir);
+    if (!opt->resume)
+        info("cfgan: %s  %s mode, %s  %d rows x %d columns, %lld training pairs  protocol %s  %d epochs  %d rank%s  "
+             "run dir %s",
+             cfg->name, t.ds.item_mode ? "item" : "user",
+             cfg->model_scheme == SCHEME_ZR ? "ZR" : cfg->model_scheme == SCHEME_PM ? "PM" : "ZP", t.ds.n_rows,
+             t.ds.n_cols, (long long)t.ds.n_train, t.honest ? "honest (validation)" : "reference (test)", total_epochs,
+             par_size(), par_size() > 1 ? "s" : "", t.dir);
+    signal(SIGUSR1, on_stop_signal);
+    signal(SIGTERM, on_stop_signal);
 
     timer_reset();
     timer_start(T_TOTAL);
-    StepStats dst = {0}, gst = {0};
-    int64_t step = 0;
-    EvalRecord last = {0}, best = {0};
-    double best_value = -INFINITY;
-    float *best_g = t.honest ? xmalloc(t.model.g.n_params * sizeof(float)) : NULL;
-    int evals_since_best = 0, stopped_early = 0, epoch = 0;
-    for (int outer = 0; outer < T && !stopped_early; outer++) {
-        for (int p = 0; p < cfg->d_steps; p++) run_pass(&t, 1, (uint32_t)outer, (uint32_t)p, epoch + 1, &dst, &step);
-        for (int p = 0; p < cfg->g_steps && !stopped_early; p++) {
-            run_pass(&t, 0, (uint32_t)outer, (uint32_t)(cfg->d_steps + p), epoch + 1, &gst, &step);
-            epoch++;
-            if (epoch % cfg->eval_every != 0 && epoch != total_epochs) continue;
-            EvalRecord r = {.epoch = epoch, .split = t.honest ? "valid" : "test"};
-            r.d_loss = dst.d_real + dst.d_fake + cfg->d_reg * l2_half(t.model.d.params, t.model.d.n_params);
-            r.g_loss = gst.g_adv + gst.g_zr + cfg->g_reg * l2_half(t.model.g.params, t.model.g.n_params);
-            r.d_real = dst.rows > 0 ? dst.p_real / dst.rows : 0;
-            r.d_fake = dst.rows > 0 ? dst.p_fake / dst.rows : 0;
-            evaluate(&t, t.honest ? &t.ds.valid : &t.ds.test, &t.rows, &r.m);
-            r.seconds = wall_seconds() - t.t_start;
-            append_metrics(&t, &r);
-            print_progress(&r, total_epochs);
-            last = r;
-            if (t.honest) {
-                double v = metrics_get(&r.m, cfg->select_metric, cfg->select_k);
-                if (v > best_value) {
-                    best_value = v;
-                    best = r;
-                    memcpy(best_g, t.model.g.params, t.model.g.n_params * sizeof(float));
-                    evals_since_best = 0;
-                } else if (cfg->eval_patience > 0 && ++evals_since_best >= cfg->eval_patience) {
-                    stopped_early = 1;
-                    info("early stop at epoch %d: no %s improvement on validation in %d evaluations (best %.4f at epoch %d)",
-                         epoch, cfg->eval_select, cfg->eval_patience, best_value, best.epoch);
-                }
-            }
+    TrainState *s = &t.s;
+    while (!s->finished && s->outer < T && !s->stopped_early) {
+        if (run_pass(&t)) { // a rank was asked to stop: save where we are and leave
+            save_checkpoint(&t);
+            info("stopped by a signal at epoch %d, step %lld: checkpoint written in %s; continue with --resume",
+                 s->epoch, (long long)s->step, t.ckpt_dir);
+            if (util_is_root()) fclose(t.metrics);
+            trainer_free(&t);
+            return EXIT_PREEMPTED;
         }
+        int was_g = s->pass >= cfg->d_steps;
+        if (++s->pass == n_pass) s->pass = 0, s->outer++;
+        if (!was_g) continue;
+        s->epoch++;
+        after_epoch(&t, total_epochs);
+        if (cfg->ckpt_every > 0 && s->epoch % cfg->ckpt_every == 0 && s->epoch != total_epochs) save_checkpoint(&t);
     }
-    EvalRecord reported = last;
+    if (!s->finished) {
+        s->finished = 1;
+        save_checkpoint(&t);
+    }
+    EvalRecord reported = s->last;
     if (t.honest) { // test the selected parameters
-        memcpy(t.model.g.params, best_g, t.model.g.n_params * sizeof(float));
-        reported = best;
-        reported.split = "test";
+        memcpy(t.model.g.params, t.best_g, t.model.g.n_params * sizeof(float));
+        reported = s->best;
+        reported.split = SPLIT_TEST;
         evaluate(&t, &t.ds.test, &t.test_excl, &reported.m);
         reported.seconds = wall_seconds() - t.t_start;
         append_metrics(&t, &reported);
     }
     timer_stop(T_TOTAL);
-    write_final(&t, &reported, t.honest ? &best : NULL, epoch, stopped_early);
+    write_final(&t, &reported);
     if (util_is_root()) {
         fclose(t.metrics);
         StrBuf sb = {0};
@@ -425,12 +582,12 @@ int train_run(const Config *cfg, const TrainOptions *opt) {
         sb_free(&sb);
         StrBuf tb = {0};
         for (int i = 0; i < T_COUNT; i++)
-            if (timer_seconds((TimerId)i) > 0) sb_printf(&tb, "%s%s %.2f s", tb.len ? ", " : "", TIMER_NAMES[i], timer_seconds((TimerId)i));
-        info("time: %s", tb.data ? tb.data : "");
+            if (timer_seconds((TimerId)i) > 0)
+                sb_printf(&tb, "%s%s %.2f s", tb.len ? ", " : "", TIMER_NAMES[i], timer_seconds((TimerId)i));
+        info("time (rank 0): %s", tb.data ? tb.data : "");
         info("wrote %s/metrics.jsonl, %s/final.json, %s/config.yaml", t.dir, t.dir, t.dir);
         sb_free(&tb);
     }
-    free(best_g);
     trainer_free(&t);
     return 0;
 }

@@ -43,7 +43,7 @@ noreturn void die(int status, const char *fmt, ...) {
 noreturn void die_local(int status, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    if (g_size > 1) fprintf(stderr, "[rank %d] ", g_rank);
+    if (g_size > 1 && status != EXIT_INPUT) fprintf(stderr, "[rank %d] ", g_rank); // input errors name their file
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);

@@ -9,6 +9,7 @@
 #include "check.h"
 #include "config.h"
 #include "data.h"
+#include "shard.h"
 #include "synth.h"
 
 static char g_dir[512];
@@ -82,6 +83,7 @@ int main(void) {
     TEST("data: dense ids follow sorted original ids, duplicates collapse, maps speak original ids", {
         Config cfg;
         config_init(&cfg);
+        cfg.model_mode = MODE_USER; // rows are users: ds.train is the user x item matrix
         snprintf(cfg.train_path, sizeof cfg.train_path, "%s", write_file("tr.txt", "900 70 1\n5 70 1\n5 70 2\n42 3 1\n5 3 1\n"));
         snprintf(cfg.test_path, sizeof cfg.test_path, "%s", write_file("te.txt", "900 3 1\n42 1000000000000 1\n"));
         Dataset ds;
@@ -106,6 +108,7 @@ int main(void) {
     TEST("data: 0-based contiguous ids (the CFGAN splits) map to themselves", {
         Config cfg;
         config_init(&cfg);
+        cfg.model_mode = MODE_USER;
         snprintf(cfg.train_path, sizeof cfg.train_path, "%s", write_file("id.txt", "0 0 1\n1 2 1\n2 1 1\n2 3 1\n"));
         snprintf(cfg.test_path, sizeof cfg.test_path, "%s", write_file("idt.txt", "0 3 1\n"));
         Dataset ds;
@@ -147,9 +150,9 @@ int main(void) {
                 if ((u * 7 + i * 3) % 5 != 0 || i == u) r[n] = u, c[n] = i, n++;
         Csr all, keep, held, keep2, held2, keep3, held3;
         csr_from_pairs(&all, 20, 20, r, c, n, NULL);
-        csr_holdout(&all, 0.25, 7, 0, &keep, &held);
-        csr_holdout(&all, 0.25, 7, 0, &keep2, &held2);
-        csr_holdout(&all, 0.25, 8, 0, &keep3, &held3);
+        csr_holdout(&all, 0, 0.25, 7, 0, &keep, &held);
+        csr_holdout(&all, 0, 0.25, 7, 0, &keep2, &held2);
+        csr_holdout(&all, 0, 0.25, 8, 0, &keep3, &held3);
         int ok_all = 1;
         for (int u = 0; u < 20; u++) {
             int len = csr_row_len(&all, u), h = csr_row_len(&held, u);
@@ -164,7 +167,7 @@ int main(void) {
         int32_t r1[] = {0}, c1[] = {4};
         Csr single, k1, h1;
         csr_from_pairs(&single, 1, 5, r1, c1, 1, NULL);
-        csr_holdout(&single, 0.5, 7, 0, &k1, &h1);
+        csr_holdout(&single, 0, 0.5, 7, 0, &k1, &h1);
         CHECK(k1.nnz == 1 && h1.nnz == 0, "a single-pair row lost its training pair");
         csr_free(&all), csr_free(&keep), csr_free(&held), csr_free(&keep2), csr_free(&held2), csr_free(&keep3),
             csr_free(&held3), csr_free(&single), csr_free(&k1), csr_free(&h1);

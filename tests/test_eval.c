@@ -57,7 +57,7 @@ int main(void) {
             brute_topk(s[u], N, ex[u], n_ex[u], K, ref, &nr);
             CHECK(t.count[u] == nr, "user %d: %d entries, expected %d", u, t.count[u], nr);
             for (int k = 0; k < nr && k < t.count[u]; k++)
-                CHECK(t.item[u * K + k] == ref[k], "user %d rank %d: item %d, expected %d", u, k, t.item[u * K + k], ref[k]);
+                CHECK(t.e[u * K + k].item == ref[k], "user %d rank %d: item %d, expected %d", u, k, t.e[u * K + k].item, ref[k]);
         }
         // item-based scoring: offering columns item by item gives the same lists
         TopK c;
@@ -74,7 +74,7 @@ int main(void) {
             topk_offer_item_column(&c, i, col, U, cex, nc);
         }
         topk_finish(&c);
-        CHECK(memcmp(c.item, t.item, sizeof(int32_t) * U * K) == 0 && memcmp(c.count, t.count, sizeof(int32_t) * U) == 0,
+        CHECK(memcmp(c.e, t.e, sizeof(TopKEntry) * U * K) == 0 && memcmp(c.count, t.count, sizeof(int32_t) * U) == 0,
               "item-column offering differs from user-row offering");
         topk_free(&t);
         topk_free(&c);
@@ -152,7 +152,7 @@ int main(void) {
             for (int k = 0; k < 20; k++) {
                 int want;
                 if (fscanf(f, "%d", &want) != 1) want = -1;
-                mismatches += t.item[uu * 20 + k] != want;
+                mismatches += t.e[uu * 20 + k].item != want;
             }
         CHECK(mismatches == 0, "%d ranked positions differ from small.top20", mismatches);
         fclose(f), fclose(fs), fclose(ft);

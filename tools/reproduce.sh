@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-runs/reproduce}; shift || true
 which=${*:-ml100k ciao ml100k-valid ciao-valid ml1m ml1m-valid}
-bin=build/cfgan
+bin=${CFGAN_BIN:-build/cfgan}
 [ -x $bin ] || make -s
 mkdir -p "$out"
 seeds_of() { case $1 in ml1m*) echo 1 ;; *) echo 1 2 3 ;; esac; }

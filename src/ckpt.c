@@ -1,0 +1,224 @@
+// ckpt: checkpoint files: header, named sections, checksum; atomic writes; newest valid lookup.
+#include "ckpt.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define CKPT_MAGIC "CFGANCKP"
+#define CKPT_VERSION 1u
+
+typedef struct {
+    unsigned char *p;
+    size_t len, cap;
+} Buf;
+
+static void put(Buf *b, const void *data, size_t n) {
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n) cap *= 2;
+        b->p = xrealloc(b->p, cap);
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+}
+
+void ckpt_add(Checkpoint *self, const char *name, const void *data, size_t bytes) {
+    if (self->n_sections == CKPT_MAX_SECTIONS) die_local(EXIT_RUNTIME, "internal: too many checkpoint sections");
+    int i = self->n_sections++;
+    snprintf(self->sec[i].name, sizeof self->sec[i].name, "%s", name);
+    self->sec[i].data = data;
+    self->sec[i].bytes = bytes;
+}
+
+static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+// Checkpoint file names in dir, sorted oldest first (names sort by step). Caller frees.
+static int list_checkpoints(const char *dir, char ***names) {
+    DIR *d = opendir(dir);
+    *names = NULL;
+    if (!d) return 0;
+    int n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t L = strlen(e->d_name);
+        if (strncmp(e->d_name, "ckpt-", 5) != 0 || L < 9 || strcmp(e->d_name + L - 4, ".bin") != 0) continue;
+        if (n == cap) *names = xrealloc(*names, (size_t)(cap = cap ? 2 * cap : 16) * sizeof **names);
+        (*names)[n++] = xstrdup(e->d_name);
+    }
+    closedir(d);
+    qsort(*names, (size_t)n, sizeof **names, cmp_names);
+    return n;
+}
+
+int ckpt_write(const Checkpoint *self, const char *dir, int keep, char *path_out, size_t path_size) {
+    Buf b = {0};
+    uint32_t version = CKPT_VERSION, n = (uint32_t)self->n_sections;
+    put(&b, CKPT_MAGIC, 8);
+    put(&b, &version, 4);
+    put(&b, &n, 4);
+    put(&b, &self->config_hash, 8);
+    put(&b, &self->fingerprint, 8);
+    put(&b, &self->ranks, 4);
+    put(&b, &self->epoch, 4);
+    put(&b, &self->step, 8);
+    for (int i = 0; i < self->n_sections; i++) {
+        char name[32] = {0};
+        snprintf(name, sizeof name, "%s", self->sec[i].name);
+        put(&b, name, 32);
+        put(&b, &self->sec[i].bytes, 8);
+        put(&b, self->sec[i].data, self->sec[i].bytes);
+    }
+    uint64_t sum = hash64(0x636b7074, b.p, b.len);
+    put(&b, &sum, 8);
+    put(&b, "END!", 4);
+    snprintf(path_out, path_size, "%s/ckpt-%012lld.bin", dir, (long long)self->step);
+    int rc = write_file_atomic(path_out, b.p, b.len);
+    int saved = errno;
+    free(b.p);
+    if (rc != 0) {
+        errno = saved;
+        return -1;
+    }
+    char **names;
+    int count = list_checkpoints(dir, &names);
+    for (int i = 0; i < count; i++) {
+        if (i < count - keep) {
+            char p[4096];
+            snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+            unlink(p);
+        }
+        free(names[i]);
+    }
+    free(names);
+    return 0;
+}
+
+#define TAKE(dst, n)                                                            \
+    do {                                                                        \
+        if (off + (n) > bytes) {                                                \
+            snprintf(err, err_size, "truncated (%zu bytes)", bytes);            \
+            goto bad;                                                           \
+        }                                                                       \
+        memcpy((dst), buf + off, (n));                                          \
+        off += (n);                                                             \
+    } while (0)
+
+int ckpt_parse(Checkpoint *self, unsigned char *buf, size_t bytes, char *err, size_t err_size) {
+    memset(self, 0, sizeof *self);
+    size_t off = 0;
+    char magic[8];
+    uint32_t version, n;
+    TAKE(magic, 8);
+    if (memcmp(magic, CKPT_MAGIC, 8) != 0) {
+        snprintf(err, err_size, "not a cfgan checkpoint (bad magic)");
+        goto bad;
+    }
+    TAKE(&version, 4);
+    if (version != CKPT_VERSION) {
+        snprintf(err, err_size, "checkpoint format version %u, this cfgan reads version %u", version, CKPT_VERSION);
+        goto bad;
+    }
+    if (bytes < 12 + 12) {
+        snprintf(err, err_size, "truncated (%zu bytes)", bytes);
+        goto bad;
+    }
+    uint64_t stored;
+    memcpy(&stored, buf + bytes - 12, 8);
+    if (memcmp(buf + bytes - 4, "END!", 4) != 0) {
+        snprintf(err, err_size, "truncated (no end marker)");
+        goto bad;
+    }
+    if (hash64(0x636b7074, buf, bytes - 12) != stored) {
+        snprintf(err, err_size, "checksum mismatch (corrupted)");
+        goto bad;
+    }
+    bytes -= 12;
+    TAKE(&n, 4);
+    if (n > CKPT_MAX_SECTIONS) {
+        snprintf(err, err_size, "%u sections, at most %d", n, CKPT_MAX_SECTIONS);
+        goto bad;
+    }
+    TAKE(&self->config_hash, 8);
+    TAKE(&self->fingerprint, 8);
+    TAKE(&self->ranks, 4);
+    TAKE(&self->epoch, 4);
+    TAKE(&self->step, 8);
+    for (uint32_t i = 0; i < n; i++) {
+        TAKE(self->sec[i].name, 32);
+        self->sec[i].name[31] = '\0';
+        TAKE(&self->sec[i].bytes, 8);
+        if (self->sec[i].bytes > bytes - off) {
+            snprintf(err, err_size, "section '%s' runs past the end", self->sec[i].name);
+            goto bad;
+        }
+        self->sec[i].data = buf + off;
+        off += self->sec[i].bytes;
+    }
+    self->n_sections = (int)n;
+    self->buffer = buf;
+    self->buffer_bytes = bytes + 12;
+    return 0;
+bad:
+    free(buf);
+    self->n_sections = 0;
+    return -1;
+}
+#undef TAKE
+
+const void *ckpt_get(const Checkpoint *self, const char *name, size_t bytes) {
+    for (int i = 0; i < self->n_sections; i++)
+        if (strcmp(self->sec[i].name, name) == 0) return self->sec[i].bytes == bytes ? self->sec[i].data : NULL;
+    return NULL;
+}
+
+static unsigned char *read_all(const char *path, size_t *bytes) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 1 << 16, n = 0;
+    unsigned char *p = xmalloc(cap);
+    size_t got;
+    while ((got = fread(p + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap) p = xrealloc(p, cap *= 2);
+    }
+    fclose(f);
+    *bytes = n;
+    return p;
+}
+
+int ckpt_load_newest(Checkpoint *self, const char *dir, char *path_out, size_t path_size, char *err, size_t err_size) {
+    char **names;
+    int count = list_checkpoints(dir, &names), found = -1;
+    snprintf(err, err_size, "no checkpoint files (ckpt-*.bin) in %s", dir);
+    for (int i = count - 1; i >= 0 && found < 0; i--) {
+        snprintf(path_out, path_size, "%s/%s", dir, names[i]);
+        size_t bytes;
+        unsigned char *buf = read_all(path_out, &bytes);
+        char why[256];
+        if (!buf) {
+            warn("%s: cannot read (%s); trying the previous checkpoint", path_out, strerror(errno));
+            continue;
+        }
+        if (ckpt_parse(self, buf, bytes, why, sizeof why) != 0) {
+            warn("%s: %s; trying the previous checkpoint", path_out, why);
+            snprintf(err, err_size, "no valid checkpoint in %s (newest problem: %s)", dir, why);
+            continue;
+        }
+        found = i;
+    }
+    for (int i = 0; i < count; i++) free(names[i]);
+    free(names);
+    return found >= 0 ? 0 : -1;
+}
+
+void ckpt_free(Checkpoint *self) {
+    free(self->buffer);
+    memset(self, 0, sizeof *self);
+}

@@ -1,0 +1,334 @@
+// shard: this rank's part of the dataset (see shard.h for the flow).
+#include "shard.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "par.h"
+#include "synth.h"
+#include "util.h"
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+// Sort and drop repeats in place; returns the new length.
+static int64_t sort_unique(int64_t *a, int64_t n) {
+    qsort(a, (size_t)n, sizeof *a, cmp_i64);
+    int64_t u = 0;
+    for (int64_t k = 0; k < n; k++)
+        if (u == 0 || a[k] != a[u - 1]) a[u++] = a[k];
+    return u;
+}
+
+// The sorted union over all ranks of the ids in a and b.
+static void global_idmap(IdMap *m, const int64_t *a, int64_t na, const int64_t *b, int64_t nb, const char *what) {
+    int64_t *mine = xmalloc((size_t)(na + nb + 1) * sizeof *mine);
+    memcpy(mine, a, (size_t)na * sizeof *mine);
+    if (nb) memcpy(mine + na, b, (size_t)nb * sizeof *mine);
+    int64_t n = sort_unique(mine, na + nb);
+    void *all;
+    size_t bytes;
+    par_allgatherv_bytes(mine, (size_t)n * sizeof *mine, &all, &bytes);
+    free(mine);
+    int64_t total = sort_unique(all, (int64_t)(bytes / sizeof(int64_t)));
+    if (total > INT32_MAX - 1) die(EXIT_INPUT, "more than 2^31 distinct %s ids are not supported", what);
+    m->ids = xrealloc(all, (size_t)(total ? total : 1) * sizeof(int64_t));
+    m->n = (int32_t)total;
+}
+
+// Contiguous blocks of [0, n) for the ranks, each with about the same total of weight[x] + 1.
+static void block_bounds(int32_t *bounds, const int64_t *weight, int32_t n, int np) {
+    double total = 0, acc = 0;
+    for (int32_t x = 0; x < n; x++) total += (double)weight[x] + 1;
+    for (int r = 0; r <= np; r++) bounds[r] = r == 0 ? 0 : n;
+    int cur = 0;
+    for (int32_t x = 0; x < n; x++) {
+        int k = (int)(acc / total * np);
+        if (k > np - 1) k = np - 1;
+        while (cur < k) bounds[++cur] = x; // ranks cur+1..k start here
+        acc += (double)weight[x] + 1;
+    }
+}
+
+static int owner_of(const int32_t *bounds, int np, int32_t x) {
+    int lo = 0, hi = np - 1;
+    while (lo < hi) { // last r with bounds[r] <= x
+        int mid = (lo + hi + 1) / 2;
+        if (bounds[mid] <= x) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
+}
+
+// Pairs as (key, other) int32 couples, sent to the owner of key.
+typedef struct {
+    int32_t *v; // (2 n) key, other, key, other, ...
+    int64_t n, cap;
+} Couples;
+
+static void couples_push(Couples *c, int32_t key, int32_t other) {
+    if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 4096;
+        c->v = xrealloc(c->v, (size_t)c->cap * 2 * sizeof(int32_t));
+    }
+    c->v[2 * c->n] = key;
+    c->v[2 * c->n + 1] = other;
+    c->n++;
+}
+
+static void route(Couples *c, const int32_t *bounds) {
+    const int np = par_size();
+    size_t *bytes = xcalloc((size_t)np, sizeof *bytes);
+    int64_t *start = xcalloc((size_t)np + 1, sizeof *start);
+    for (int64_t k = 0; k < c->n; k++) start[owner_of(bounds, np, c->v[2 * k]) + 1]++;
+    for (int r = 0; r < np; r++) bytes[r] = (size_t)start[r + 1] * 2 * sizeof(int32_t), start[r + 1] += start[r];
+    int32_t *packed = xmalloc((size_t)(c->n + 1) * 2 * sizeof(int32_t));
+    for (int64_t k = 0; k < c->n; k++) {
+        int64_t at = start[owner_of(bounds, np, c->v[2 * k])]++;
+        packed[2 * at] = c->v[2 * k];
+        packed[2 * at + 1] = c->v[2 * k + 1];
+    }
+    void *recv;
+    size_t got;
+    par_alltoallv_bytes(packed, bytes, &recv, &got);
+    free(packed);
+    free(bytes);
+    free(start);
+    free(c->v);
+    c->v = recv;
+    c->n = c->cap = (int64_t)(got / (2 * sizeof(int32_t)));
+}
+
+// CSR over rows [lo, lo + n_rows) from couples whose key is the row; counts collapsed repeats.
+static void csr_of(Csr *out, const Couples *c, int32_t lo, int32_t n_rows, int32_t n_cols, int64_t *dupes) {
+    int32_t *r = xmalloc((size_t)(c->n + 1) * sizeof *r), *col = xmalloc((size_t)(c->n + 1) * sizeof *col);
+    for (int64_t k = 0; k < c->n; k++) r[k] = c->v[2 * k] - lo, col[k] = c->v[2 * k + 1];
+    csr_from_pairs(out, n_rows, n_cols, r, col, c->n, dupes);
+    free(r);
+    free(col);
+}
+
+// Couples (row_offset + row, col) of a CSR, optionally swapped to (col, row).
+static void couples_of(Couples *c, const Csr *m, int32_t row_offset, int swap) {
+    for (int32_t r = 0; r < m->n_rows; r++)
+        for (int64_t k = m->row_ptr[r]; k < m->row_ptr[r + 1]; k++) {
+            if (swap) couples_push(c, m->col[k], row_offset + r);
+            else couples_push(c, row_offset + r, m->col[k]);
+        }
+}
+
+// All ranks' (user, item) couples as a (n_users, n_items) CSR on rank 0; empty elsewhere.
+static void gather_to_root(Csr *out, const Couples *c, int32_t n_users, int32_t n_items, int64_t *dupes) {
+    void *all;
+    size_t bytes;
+    par_gatherv_bytes(c->v, (size_t)c->n * 2 * sizeof(int32_t), &all, &bytes, 0);
+    Couples g = {all, (int64_t)(bytes / (2 * sizeof(int32_t))), 0};
+    if (util_is_root()) {
+        csr_of(out, &g, 0, n_users, n_items, dupes);
+    } else {
+        memset(out, 0, sizeof *out);
+        out->n_rows = n_users;
+        out->n_cols = n_items;
+        out->row_ptr = xcalloc((size_t)n_users + 1, sizeof(int64_t));
+        out->col = xmalloc(sizeof(int32_t));
+    }
+    free(all);
+}
+
+static void empty_csr(Csr *m, int32_t n_rows, int32_t n_cols) {
+    memset(m, 0, sizeof *m);
+    m->n_rows = n_rows;
+    m->n_cols = n_cols;
+    m->row_ptr = xcalloc((size_t)n_rows + 1, sizeof(int64_t));
+    m->col = xmalloc(sizeof(int32_t));
+}
+
+static void synth_collect(void *ctx, int64_t user, int64_t item) { pairs_push(ctx, user, item); }
+
+// This rank's share of a file's lines; the empty-file check is collective.
+static void read_share(const char *path, const ReadOptions *opt, PairList *p, ReadStats *st, double min_rating) {
+    data_read_pairs_part(path, opt, par_rank(), par_size(), p, st);
+    int64_t sums[4] = {st->lines, st->below_threshold, (int64_t)p->n, 0};
+    par_sum_int64(sums, 4);
+    st->lines = sums[0];
+    st->below_threshold = sums[1];
+    if (sums[0] == 0)
+        die(EXIT_INPUT, "%s:%ld: no data lines (the file is empty or holds only blank lines and comments)", path,
+            st->file_lines > 0 ? st->file_lines : 1);
+    if (sums[2] == 0) die(EXIT_INPUT, "%s: every pair is below data.min_rating = %g", path, min_rating);
+}
+
+static uint64_t row_hash(int32_t row, const int32_t *a, int32_t na, const int32_t *b, int32_t nb) {
+    uint64_t h = hash_mix((uint64_t)row + 0x51ed27);
+    h = hash64(h, a, (size_t)na * sizeof *a);
+    h = hash64(h ^ 0xabcdef, b, (size_t)nb * sizeof *b);
+    return hash_mix(h);
+}
+
+void dataset_load(Dataset *self, const Config *cfg) {
+    memset(self, 0, sizeof *self);
+    const int np = par_size(), me = par_rank();
+    ReadOptions opt = read_options_from_config(cfg);
+    PairList tr = {0}, te = {0};
+    const char *train_label = cfg->train_path;
+    if (cfg->data_format == FORMAT_SYNTHETIC) {
+        SynthSpec spec = {cfg->synth_users, cfg->synth_items, cfg->synth_interactions, (uint64_t)cfg->synth_seed,
+                          cfg->synth_topics};
+        synth_generate_part(&spec, me, np, synth_collect, &tr);
+        int64_t n = tr.n;
+        par_sum_int64(&n, 1);
+        self->train_stats.lines = n;
+        train_label = "synthetic data";
+    } else {
+        read_share(cfg->train_path, &opt, &tr, &self->train_stats, cfg->data_min_rating);
+    }
+    if (cfg->test_path[0]) read_share(cfg->test_path, &opt, &te, &self->test_stats, cfg->data_min_rating);
+
+    // global dense ids, sorted (0-based contiguous ids keep their numbers)
+    global_idmap(&self->users, tr.user, tr.n, te.user, te.n, "user");
+    global_idmap(&self->items, tr.item, tr.n, te.item, te.n, "item");
+    const int32_t U = self->users.n, I = self->items.n;
+    self->n_users = U;
+    self->n_items = I;
+
+    // training pairs go to the owner of their user: blocks of users balanced by pairs
+    int64_t *ucount = xcalloc((size_t)U, sizeof *ucount);
+    Couples ct = {0}, cte = {0};
+    for (int64_t k = 0; k < tr.n; k++) {
+        int32_t u = idmap_find(&self->users, tr.user[k]), i = idmap_find(&self->items, tr.item[k]);
+        ucount[u]++;
+        couples_push(&ct, u, i);
+    }
+    for (int64_t k = 0; k < te.n; k++)
+        couples_push(&cte, idmap_find(&self->users, te.user[k]), idmap_find(&self->items, te.item[k]));
+    pairs_free(&tr);
+    pairs_free(&te);
+    par_sum_int64(ucount, (size_t)U);
+    int32_t *ub = xmalloc(((size_t)np + 1) * sizeof *ub);
+    block_bounds(ub, ucount, U, np);
+    free(ucount);
+    route(&ct, ub);
+    const int32_t u_lo = ub[me], n_local_users = ub[me + 1] - ub[me];
+
+    // per-user splits where each user's whole row lives
+    Csr mine, local_train, local_valid, local_test;
+    int64_t d_train = 0;
+    csr_of(&mine, &ct, u_lo, n_local_users, I, &d_train);
+    free(ct.v);
+    if (cte.n == 0 && !cfg->test_path[0]) {
+        csr_holdout(&mine, u_lo, cfg->data_test_fraction, (uint64_t)cfg->data_seed, 0, &local_train, &local_test);
+        self->test_from_holdout = 1;
+        csr_free(&mine);
+    } else {
+        local_train = mine;
+        empty_csr(&local_test, n_local_users, I);
+    }
+    if (cfg->data_validation > 0) {
+        Csr full = local_train;
+        csr_holdout(&full, u_lo, cfg->data_validation, (uint64_t)cfg->data_seed, 1, &local_train, &local_valid);
+        csr_free(&full);
+    } else {
+        empty_csr(&local_valid, n_local_users, I);
+    }
+
+    // held-out sets for metrics: rank 0
+    int64_t d_test = 0;
+    if (self->test_from_holdout) couples_of(&cte, &local_test, u_lo, 0);
+    gather_to_root(&self->test, &cte, U, I, &d_test);
+    free(cte.v);
+    Couples cv = {0};
+    couples_of(&cv, &local_valid, u_lo, 0);
+    gather_to_root(&self->valid, &cv, U, I, NULL);
+    free(cv.v);
+
+    // degrees and counts
+    self->user_degree = xcalloc((size_t)U, sizeof(int64_t));
+    self->item_degree = xcalloc((size_t)I, sizeof(int64_t));
+    for (int32_t r = 0; r < n_local_users; r++) self->user_degree[u_lo + r] = csr_row_len(&local_train, r);
+    for (int64_t k = 0; k < local_train.nnz; k++) self->item_degree[local_train.col[k]]++;
+    par_sum_int64(self->user_degree, (size_t)U);
+    par_sum_int64(self->item_degree, (size_t)I);
+    int64_t counts[5] = {local_train.nnz, local_valid.nnz, local_test.nnz, d_train, d_test};
+    par_sum_int64(counts, 5);
+    self->n_train = counts[0];
+    self->n_valid = counts[1];
+    self->n_test = util_is_root() ? self->test.nnz : 0; // rank 0 holds the whole test set
+    par_sum_int64(&self->n_test, 1);
+    self->train_stats.duplicates = counts[3];
+    self->test_stats.duplicates = counts[4];
+
+    // fingerprint: a sum of per-user hashes does not depend on how users are spread over ranks
+    uint64_t fp = 0;
+    for (int32_t r = 0; r < n_local_users; r++)
+        fp += row_hash(u_lo + r, local_train.col + local_train.row_ptr[r], csr_row_len(&local_train, r),
+                       local_valid.col + local_valid.row_ptr[r], csr_row_len(&local_valid, r));
+    int64_t fps = (int64_t)fp;
+    par_sum_int64(&fps, 1);
+    uint64_t h = (uint64_t)fps;
+    h = hash64(h, self->users.ids, (size_t)U * sizeof(int64_t));
+    h = hash64(h, self->items.ids, (size_t)I * sizeof(int64_t));
+    if (util_is_root()) {
+        h = hash64(h, self->test.row_ptr, ((size_t)U + 1) * sizeof(int64_t));
+        h = hash64(h, self->test.col, (size_t)self->test.nnz * sizeof(int32_t));
+    }
+    par_bcast(&h, sizeof h, 0);
+    self->fingerprint = h;
+
+    if (self->n_test == 0)
+        die(EXIT_INPUT, "%s: the test split is empty: no user has enough pairs to hold any out (data.test_fraction = %g)",
+            train_label, cfg->data_test_fraction);
+    // a test set that shares no user with training is almost certainly the wrong file pair
+    int64_t known = 0;
+    if (util_is_root())
+        for (int32_t u = 0; u < U; u++) known += csr_row_len(&self->test, u) > 0 && self->user_degree[u] > 0;
+    par_bcast(&known, sizeof known, 0);
+    if (known == 0)
+        die(EXIT_INPUT, "%s: no test user appears in the training data %s (wrong file pair or id columns?)",
+            cfg->test_path[0] ? cfg->test_path : train_label, train_label);
+
+    // rows of the mode: users stay where they are; items move to item owners
+    self->item_mode = cfg->model_mode == MODE_ITEM;
+    self->row_bounds = xmalloc(((size_t)np + 1) * sizeof(int32_t));
+    if (!self->item_mode) {
+        memcpy(self->row_bounds, ub, ((size_t)np + 1) * sizeof(int32_t));
+        self->train = local_train;
+        self->valid_rows = local_valid;
+        self->n_rows = U;
+        self->n_cols = I;
+    } else {
+        block_bounds(self->row_bounds, self->item_degree, I, np);
+        Couples it = {0}, iv = {0};
+        couples_of(&it, &local_train, u_lo, 1);
+        couples_of(&iv, &local_valid, u_lo, 1);
+        csr_free(&local_train);
+        csr_free(&local_valid);
+        route(&it, self->row_bounds);
+        route(&iv, self->row_bounds);
+        const int32_t i_lo = self->row_bounds[me], n_local_items = self->row_bounds[me + 1] - i_lo;
+        csr_of(&self->train, &it, i_lo, n_local_items, U, NULL);
+        csr_of(&self->valid_rows, &iv, i_lo, n_local_items, U, NULL);
+        free(it.v);
+        free(iv.v);
+        self->n_rows = I;
+        self->n_cols = U;
+    }
+    self->row_begin = self->row_bounds[me];
+    self->row_end = self->row_bounds[me + 1];
+    csr_free(&local_test);
+    free(ub);
+}
+
+void dataset_free(Dataset *self) {
+    csr_free(&self->train);
+    csr_free(&self->valid_rows);
+    csr_free(&self->test);
+    csr_free(&self->valid);
+    free(self->users.ids);
+    free(self->items.ids);
+    free(self->row_bounds);
+    free(self->user_degree);
+    free(self->item_degree);
+    memset(self, 0, sizeof *self);
+}

@@ -1,0 +1,114 @@
+# Data-parallel runs, checkpoints and resume: np = 1, 2, 3 agree; SIGKILL + --resume reproduces an
+# uninterrupted run; a corrupted newest checkpoint falls back to the previous one; SIGUSR1 stops
+# cleanly with a checkpoint; errors end every rank; np = 8 on this small machine.
+. "$(dirname "$0")/../lib.sh"
+. "$ROOT/tools/mpi-env.sh"
+DEMO=$ROOT/configs/demo.yaml
+CKPT="/usr/bin/python3 $ROOT/tools/ckpt.py"
+strip() { sed 's/"seconds": [0-9.]*, //' "$1"; }
+same_metrics() { [ "$(strip "$1/metrics.jsonl")" = "$(strip "$2/metrics.jsonl")" ]; }
+
+# --- np = 1, 2, 3 on ML100K (40 epochs): parameters within 1e-5, metrics to 4 decimals
+if need_data "mpi: np = 1, 2, 3 agree on ML100K"; then
+  D=$(data_root)
+  for np in 1 2 3; do
+    mpirun -np $np "$CFGAN" train "$ROOT/configs/ml100k.yaml" --data-root "$D" --set train.epochs=40 --set eval.every=20 \
+      --out "$TMP/ml$np" > "$TMP/ml$np.log" 2>&1 || not_ok "mpi: ML100K at np=$np" "$(tail -3 "$TMP/ml$np.log")"
+  done
+  ok_all=1
+  for np in 2 3; do
+    $CKPT diff "$($CKPT newest "$TMP/ml1")" "$($CKPT newest "$TMP/ml$np")" --tol 1e-5 > "$TMP/diff$np" || ok_all=0
+    /usr/bin/python3 - "$TMP/ml1/final.json" "$TMP/ml$np/final.json" <<'PY' || ok_all=0
+import json, sys
+a, b = (json.load(open(p))["reported"] for p in sys.argv[1:])
+bad = [k for k in a if "@" in k and round(a[k], 4) != round(b[k], 4)]
+if bad: print("metrics differ:", bad); sys.exit(1)
+PY
+  done
+  [ $ok_all = 1 ] && ok "mpi: np = 1, 2, 3 on ML100K give the same parameters (<= 1e-5 relative) and metrics (4 decimals)" \
+    || not_ok "mpi: np = 1, 2, 3 agree on ML100K" "$(cat "$TMP"/diff2 "$TMP"/diff3)"
+fi
+
+# --- SIGKILL mid-training, then --resume: the same metrics.jsonl and final.json as an uninterrupted run
+run=(train "$DEMO" --set train.epochs=30 --set eval.every=3 --set checkpoint.every=4)
+"$CFGAN" "${run[@]}" --out "$TMP/full" > /dev/null 2>&1
+"$CFGAN" "${run[@]}" --out "$TMP/killed" > /dev/null 2>&1 & pid=$!
+for _ in $(seq 1 200); do ls "$TMP/killed/checkpoints/"ckpt-*.bin > /dev/null 2>&1 && break; sleep 0.05; done
+sleep 0.4; kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+n_before=$(ls "$TMP/killed/checkpoints" | wc -l)
+"$CFGAN" "${run[@]}" --out "$TMP/killed" --resume > "$TMP/resume.log" 2>&1
+if [ "$n_before" -ge 1 ] && grep -q "^resuming" "$TMP/resume.log" && same_metrics "$TMP/full" "$TMP/killed" && \
+   [ "$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["reported"]["P@5"])' "$TMP/killed/final.json")" = \
+     "$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["reported"]["P@5"])' "$TMP/full/final.json")" ]
+then ok "mpi: a run killed with SIGKILL and resumed ends with the same metrics as an uninterrupted run"
+else not_ok "mpi: SIGKILL + resume" "checkpoints before kill: $n_before; $(tail -2 "$TMP/resume.log")"; fi
+
+# --- the same at np = 2, killing one rank: the job ends, checkpoints stay loadable, resume matches
+mpirun -np 2 "$CFGAN" "${run[@]}" --out "$TMP/full2" > /dev/null 2>&1
+mpirun -np 2 "$CFGAN" "${run[@]}" --out "$TMP/k2" > "$TMP/k2.log" 2>&1 & mpid=$!
+for _ in $(seq 1 200); do ls "$TMP/k2/checkpoints/"ckpt-*.bin > /dev/null 2>&1 && break; sleep 0.05; done
+sleep 0.3
+victim=$(pgrep -f "cfgan train $DEMO .*--out $TMP/k2" | tail -1)
+kill -9 $victim 2>/dev/null
+t0=$(date +%s); wait $mpid; st=$?; t1=$(date +%s)
+newest=$($CKPT newest "$TMP/k2" 2>/dev/null)
+if [ $st -ne 0 ] && [ $((t1 - t0)) -le 20 ] && $CKPT info "$newest" > /dev/null 2>&1; then
+  ok "mpi: a rank killed with SIGKILL ends the job ($((t1 - t0)) s) and the checkpoints stay loadable"
+else not_ok "mpi: rank killed" "status $st after $((t1 - t0)) s, newest '$newest'"; fi
+mpirun -np 2 "$CFGAN" "${run[@]}" --out "$TMP/k2" --resume > "$TMP/k2r.log" 2>&1
+same_metrics "$TMP/full2" "$TMP/k2" && ok "mpi: np = 2 resume after a killed rank reproduces the uninterrupted run" \
+  || not_ok "mpi: np = 2 resume" "$(tail -2 "$TMP/k2r.log")"
+
+# --- a corrupted newest checkpoint: warning, fall back to the previous one, same final result
+cp -r "$TMP/full" "$TMP/corrupt"
+newest=$($CKPT newest "$TMP/corrupt")
+printf 'garbage' | dd of="$newest" bs=1 seek=200 conv=notrunc 2>/dev/null
+"$CFGAN" "${run[@]}" --out "$TMP/corrupt" --resume > "$TMP/corrupt.log" 2> "$TMP/corrupt.err"
+if grep -q "checksum mismatch (corrupted); trying the previous checkpoint" "$TMP/corrupt.err" && \
+   grep -q "^resuming .* (epoch 28" "$TMP/corrupt.log" && same_metrics "$TMP/full" "$TMP/corrupt"
+then ok "mpi: a corrupted newest checkpoint is reported and the previous one used"
+else not_ok "mpi: corrupted checkpoint" "$(cat "$TMP/corrupt.err") $(grep resuming "$TMP/corrupt.log")"; fi
+head -c 100 "$newest" > "$TMP/trunc" && mv "$TMP/trunc" "$newest"
+"$CFGAN" "${run[@]}" --out "$TMP/corrupt" --resume > /dev/null 2> "$TMP/trunc.err"
+grep -q "truncated" "$TMP/trunc.err" && ok "mpi: a truncated checkpoint is reported" || not_ok "mpi: truncated checkpoint" "$(cat "$TMP/trunc.err")"
+
+# --- SIGUSR1: checkpoint and a clean exit (status 4) within one step; resume completes the run
+mpirun -np 2 "$CFGAN" train "$DEMO" --set train.epochs=30 --set checkpoint.every=0 --out "$TMP/usr1" > "$TMP/usr1.log" 2>&1 & mpid=$!
+for _ in $(seq 1 200); do grep -q "^epoch" "$TMP/usr1.log" 2>/dev/null && break; sleep 0.05; done
+kill -USR1 $mpid
+wait $mpid; st=$?
+ck=$($CKPT newest "$TMP/usr1" 2>/dev/null)
+if [ $st -eq 4 ] && [ -n "$ck" ] && grep -q "stopped by a signal at epoch" "$TMP/usr1.log"; then
+  ok "mpi: SIGUSR1 writes a checkpoint and exits with status 4"
+else not_ok "mpi: SIGUSR1" "status $st, checkpoint '$ck': $(tail -2 "$TMP/usr1.log")"; fi
+mpirun -np 2 "$CFGAN" train "$DEMO" --set train.epochs=30 --set checkpoint.every=0 --out "$TMP/usr1" --resume > /dev/null 2>&1
+mpirun -np 2 "$CFGAN" train "$DEMO" --set train.epochs=30 --set checkpoint.every=0 --out "$TMP/usr1full" > /dev/null 2>&1
+same_metrics "$TMP/usr1full" "$TMP/usr1" && ok "mpi: a run stopped by SIGUSR1 mid-pass and resumed matches the uninterrupted run" \
+  || not_ok "mpi: SIGUSR1 resume" "metrics differ"
+
+# --- resume refuses another config or other data
+expect_input_error "mpi: resume refuses a different config" "was written with a different configuration" \
+  "$CFGAN" train "$DEMO" --set train.epochs=30 --set train.g_lr=0.5 --out "$TMP/full" --resume
+"$CFGAN" synth --users 300 --items 80 --interactions 5000 --out "$TMP/syn.txt" 2> /dev/null
+printf 'data:\n  train: %s\ntrain:\n  epochs: 4\n  g_steps: 1\n' "$TMP/syn.txt" > "$TMP/syn.yaml"
+"$CFGAN" train "$TMP/syn.yaml" --out "$TMP/syn" > /dev/null 2>&1
+sed -i 1d "$TMP/syn.txt"
+expect_input_error "mpi: resume refuses different data" "was written for different data" \
+  "$CFGAN" train "$TMP/syn.yaml" --out "$TMP/syn" --resume
+expect_input_error "mpi: resume without checkpoints says so" "cannot resume: no checkpoint files" \
+  "$CFGAN" train "$DEMO" --out "$TMP/empty" --resume
+
+# --- a data error seen by one rank only ends every rank quickly with the message
+printf '0 1 1\n0 2 1\n1 x 1\n1 2 1\n' > "$TMP/bad.train"; printf '0 3 1\n' > "$TMP/bad.test"
+printf 'data:\n  train: %s\n  test: %s\n' "$TMP/bad.train" "$TMP/bad.test" > "$TMP/bad.yaml"
+t0=$(date +%s); mpirun -np 2 "$CFGAN" train "$TMP/bad.yaml" --out "$TMP/badrun" > /dev/null 2> "$TMP/bad.err"; st=$?; t1=$(date +%s)
+if [ $st -ne 0 ] && [ $((t1 - t0)) -le 15 ] && grep -q "^$TMP/bad.train:3: item id 'x' is not a non-negative integer" "$TMP/bad.err"
+then ok "mpi: a data error seen by one rank ends all ranks with the message ($((t1 - t0)) s)"
+else not_ok "mpi: one-rank data error" "status $st after $((t1 - t0)) s: $(head -3 "$TMP/bad.err")"; fi
+
+# --- eight ranks on this 2-core machine (oversubscribed)
+if need_data "mpi: np = 8 on ML100K"; then
+  mpirun -np 8 "$CFGAN" train "$ROOT/configs/ml100k.yaml" --data-root "$(data_root)" --set train.epochs=8 --set eval.every=4 \
+    --out "$TMP/np8" > "$TMP/np8.log" 2>&1 && [ -s "$TMP/np8/final.json" ] && grep -q '"ranks": 8' "$TMP/np8/final.json" \
+    && ok "mpi: mpirun -np 8 cfgan train configs/ml100k.yaml works on 2 cores" || not_ok "mpi: np = 8" "$(tail -3 "$TMP/np8.log")"
+fi
