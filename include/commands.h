@@ -6,5 +6,6 @@ int cmd_train(int argc, char **argv);     // train CFGAN from a config
 int cmd_evaluate(int argc, char **argv);  // metrics of a score file
 int cmd_data_info(int argc, char **argv); // dataset statistics of a config
 int cmd_synth(int argc, char **argv);     // write a synthetic dataset
+int cmd_recommend(int argc, char **argv); // top-N items for users from a checkpoint
 
 #endif

@@ -3,6 +3,7 @@
 #ifndef CFGAN_CONFIG_H
 #define CFGAN_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -31,6 +32,8 @@ typedef struct {
     double data_validation;           // fraction of each user's training pairs kept for validation
     int64_t data_seed;                // seed of the holdout splits
     double data_min_rating;           // keep pairs with rating >= this; 0 keeps every observed pair
+    int min_user_interactions;        // k-core: users need at least this many pairs (0 = off)
+    int min_item_interactions;        // k-core: items need at least this many pairs (0 = off)
     char data_delimiter[8];           // csv field separator, one character (tsv: tab)
     int data_header;                  // csv/tsv: first line is a header
     int data_user_col, data_item_col, data_rating_col; // csv/tsv 0-based columns; rating -1 = none
@@ -85,6 +88,8 @@ typedef struct {
 void config_init(Config *self);
 // Read a YAML file over the current values; exits EXIT_INPUT with FILE:LINE:COL on any problem.
 void config_load_file(Config *self, const char *path);
+// The same from YAML text in memory; `path` names it in messages.
+void config_load_text(Config *self, const char *text, size_t n, const char *path);
 // Apply one "section.key=value" override with the same validation.
 void config_apply_set(Config *self, const char *assignment);
 // Derive and cross-check values, resolve paths against the data root (NULL: $CFGAN_DATA or data/).

@@ -42,6 +42,7 @@ typedef struct {
     int64_t below_threshold; // dropped by data.min_rating
     int64_t duplicates;   // repeated pairs collapsed
     long file_lines;      // lines in the file (all parts)
+    int64_t kcore_removed; // pairs dropped by the k-core filter
 } ReadStats;
 
 

@@ -64,11 +64,13 @@ int cmd_data_info(int argc, char **argv) {
     if (json) {
         printf("{\"config\": \"%s\", \"users\": %d, \"items\": %d, \"interactions\": %lld, \"density\": %.6g, "
                "\"train\": %lld, \"validation\": %lld, \"test\": %lld, \"test_users\": %lld, \"cold_users\": %lld, "
-               "\"cold_items\": %lld, \"duplicates\": %lld, \"below_threshold\": %lld, \"fingerprint\": \"%016" PRIx64 "\"}\n",
+               "\"cold_items\": %lld, \"duplicates\": %lld, \"below_threshold\": %lld, \"kcore_removed\": %lld, "
+               "\"fingerprint\": \"%016" PRIx64 "\"}\n",
                cfg.path, ds.n_users, ds.n_items, (long long)total, density, (long long)ds.n_train,
                (long long)ds.n_valid, (long long)ds.n_test, (long long)test_users, (long long)cold_users,
                (long long)cold_items, (long long)(ds.train_stats.duplicates + ds.test_stats.duplicates),
-               (long long)(ds.train_stats.below_threshold + ds.test_stats.below_threshold), ds.fingerprint);
+               (long long)(ds.train_stats.below_threshold + ds.test_stats.below_threshold),
+               (long long)ds.train_stats.kcore_removed, ds.fingerprint);
         goto done;
     }
     char b1[32], b2[32], b3[32];
@@ -89,6 +91,9 @@ int cmd_data_info(int argc, char **argv) {
     else
         printf("test split    per-user holdout of %.3g (data.test_fraction), seed %lld\n", cfg.data_test_fraction,
                (long long)cfg.data_seed);
+    if (cfg.min_user_interactions > 1 || cfg.min_item_interactions > 1)
+        printf("k-core        %s pairs removed (users >= %d pairs, items >= %d pairs)\n",
+               grouped(ds.train_stats.kcore_removed, b1), cfg.min_user_interactions, cfg.min_item_interactions);
     printf("users         %s\n", grouped(ds.n_users, b1));
     printf("items         %s\n", grouped(ds.n_items, b1));
     printf("interactions  %s (density %.4f%%)\n", grouped(total, b1), 100 * density);

@@ -50,6 +50,10 @@ static const Key KEYS[] = {
     {"data.seed", T_INT64, OFF(data_seed), 0, 0, "12345", 0, BIG, NULL, 0, "seed of the holdout splits"},
     {"data.min_rating", T_FLOAT, OFF(data_min_rating), 0, 0, "0", -BIG, BIG, NULL, 0,
      "keep pairs rated >= this as positives; 0 keeps every observed pair"},
+    {"data.min_user_interactions", T_INT, OFF(min_user_interactions), 0, 0, "0", 0, 1e9, NULL, 0,
+     "k-core filter: repeatedly drop users with fewer training pairs (0 = off)"},
+    {"data.min_item_interactions", T_INT, OFF(min_item_interactions), 0, 0, "0", 0, 1e9, NULL, 0,
+     "k-core filter: repeatedly drop items with fewer training pairs (0 = off)"},
     {"data.delimiter", T_STR, OFF(data_delimiter), 0, SZ(data_delimiter), ",", 0, 0, NULL, 0,
      "csv field separator (one character); tsv always uses tab"},
     {"data.header", T_BOOL, OFF(data_header), 0, 0, "false", 0, 0, NULL, 0, "csv/tsv: skip the first line"},
@@ -434,13 +438,12 @@ static const char *yaml_error_what(const yaml_parser_t *p) {
     return p->problem ? p->problem : "YAML syntax error";
 }
 
-void config_load_file(Config *self, const char *path) {
-    FILE *fp = xfopen_input(path);
+void config_load_text(Config *self, const char *text, size_t n, const char *path) {
     snprintf(self->path, sizeof self->path, "%s", path);
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser)) die(EXIT_RUNTIME, "%s: cannot initialise the YAML parser", path);
-    yaml_parser_set_input_file(&parser, fp);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, n);
     if (!yaml_parser_load(&parser, &doc)) {
         yaml_mark_t m = parser.problem_mark;
         char msg[512];
@@ -449,7 +452,6 @@ void config_load_file(Config *self, const char *path) {
         else
             snprintf(msg, sizeof msg, "YAML syntax error: %s", yaml_error_what(&parser));
         if (parser.error == YAML_READER_ERROR) m.line = 0, m.column = 0, snprintf(msg, sizeof msg, "not a text file: %s", yaml_error_what(&parser));
-        fclose(fp);
         die_at(path, m, msg);
     }
     yaml_node_t *root = yaml_document_get_root_node(&doc);
@@ -483,7 +485,21 @@ void config_load_file(Config *self, const char *path) {
     free(L.set_in_file);
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
+}
+
+void config_load_file(Config *self, const char *path) {
+    FILE *fp = xfopen_input(path);
+    char *text = NULL;
+    size_t n = 0, cap = 0, got;
+    do {
+        if (n + 4096 > cap) text = xrealloc(text, cap = 2 * cap + 4096);
+        got = fread(text + n, 1, cap - n, fp);
+        n += got;
+    } while (got > 0);
+    if (ferror(fp)) die(EXIT_INPUT, "%s: read error", path);
     fclose(fp);
+    config_load_text(self, text, n, path);
+    free(text);
 }
 
 void config_apply_set(Config *self, const char *assignment) {

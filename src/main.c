@@ -18,6 +18,7 @@ static void usage(FILE *fp) {
             "  evaluate          P/R/NDCG/MRR@K of a score file (--train, --test, --scores)\n"
             "  data-info CONFIG  users, items, interactions, splits and cold users/items of a config's data\n"
             "  synth             write a synthetic dataset (--users, --items, --interactions, --out)\n"
+            "  recommend CKPT    top-N items for users from a trained checkpoint (--user ID or --users FILE)\n"
             "  help config       every config key: type, default, range and meaning\n"
             "  version           print the version\n\n"
             "Every command takes --help. Config-taking commands accept --set section.key=value (repeatable)\n"
@@ -39,6 +40,7 @@ int main(int argc, char **argv) {
     else if (strcmp(cmd, "evaluate") == 0) status = cmd_evaluate(argc - 2, argv + 2);
     else if (strcmp(cmd, "data-info") == 0) status = cmd_data_info(argc - 2, argv + 2);
     else if (strcmp(cmd, "synth") == 0) status = cmd_synth(argc - 2, argv + 2);
+    else if (strcmp(cmd, "recommend") == 0) status = cmd_recommend(argc - 2, argv + 2);
     else if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         if (par_rank() == 0) {
             if (argc > 3 && strcmp(argv[2], "config") == 0 && strcmp(argv[3], "--markdown") == 0)

@@ -145,6 +145,47 @@ static void empty_csr(Csr *m, int32_t n_rows, int32_t n_cols) {
     m->col = xmalloc(sizeof(int32_t));
 }
 
+// Iterative k-core on this rank's user rows (all of each user's pairs are here) with item degrees
+// summed over ranks; returns the pairs removed (global).
+static int64_t kcore_filter(Csr *m, int32_t n_items, int min_u, int min_i) {
+    int64_t *ideg = xmalloc((size_t)n_items * sizeof *ideg), total_removed = 0;
+    for (;;) {
+        memset(ideg, 0, (size_t)n_items * sizeof *ideg);
+        for (int64_t k = 0; k < m->nnz; k++) ideg[m->col[k]]++;
+        par_sum_int64(ideg, (size_t)n_items);
+        int64_t w = 0, removed = 0;
+        for (int32_t r = 0; r < m->n_rows; r++) {
+            int64_t a = m->row_ptr[r], b = m->row_ptr[r + 1];
+            m->row_ptr[r] = w;
+            if (b - a < min_u) {
+                removed += b - a;
+                continue;
+            }
+            for (int64_t k = a; k < b; k++) {
+                if (ideg[m->col[k]] >= min_i) m->col[w++] = m->col[k];
+                else removed++;
+            }
+        }
+        m->row_ptr[m->n_rows] = w;
+        m->nnz = w;
+        par_sum_int64(&removed, 1);
+        total_removed += removed;
+        if (removed == 0) break;
+    }
+    free(ideg);
+    return total_removed;
+}
+
+// Keep only ids with alive[x] != 0; new_index[x] gets the new dense index (or -1).
+static void compact_map(IdMap *m, const int64_t *alive, int32_t *new_index) {
+    int32_t w = 0;
+    for (int32_t x = 0; x < m->n; x++) {
+        new_index[x] = alive[x] ? w : -1;
+        if (alive[x]) m->ids[w++] = m->ids[x];
+    }
+    m->n = w;
+}
+
 static void synth_collect(void *ctx, int64_t user, int64_t item) { pairs_push(ctx, user, item); }
 
 // This rank's share of a file's lines; the empty-file check is collective.
@@ -189,7 +230,7 @@ void dataset_load(Dataset *self, const Config *cfg) {
     // global dense ids, sorted (0-based contiguous ids keep their numbers)
     global_idmap(&self->users, tr.user, tr.n, te.user, te.n, "user");
     global_idmap(&self->items, tr.item, tr.n, te.item, te.n, "item");
-    const int32_t U = self->users.n, I = self->items.n;
+    int32_t U = self->users.n, I = self->items.n;
     self->n_users = U;
     self->n_items = I;
 
@@ -210,13 +251,47 @@ void dataset_load(Dataset *self, const Config *cfg) {
     block_bounds(ub, ucount, U, np);
     free(ucount);
     route(&ct, ub);
-    const int32_t u_lo = ub[me], n_local_users = ub[me + 1] - ub[me];
 
     // per-user splits where each user's whole row lives
     Csr mine, local_train, local_valid, local_test;
     int64_t d_train = 0;
-    csr_of(&mine, &ct, u_lo, n_local_users, I, &d_train);
+    csr_of(&mine, &ct, ub[me], ub[me + 1] - ub[me], I, &d_train);
     free(ct.v);
+    if (cfg->min_user_interactions > 1 || cfg->min_item_interactions > 1) {
+        self->train_stats.kcore_removed = kcore_filter(&mine, I, cfg->min_user_interactions, cfg->min_item_interactions);
+        // drop the users and items the filter emptied from the id maps, and move users to new owners
+        const int32_t old_lo = ub[me];
+        int64_t *ualive = xcalloc((size_t)U, sizeof *ualive), *ialive = xcalloc((size_t)I, sizeof *ialive);
+        for (int32_t r = 0; r < mine.n_rows; r++) ualive[old_lo + r] = csr_row_len(&mine, r);
+        for (int64_t k = 0; k < mine.nnz; k++) ialive[mine.col[k]]++;
+        par_sum_int64(ualive, (size_t)U);
+        par_sum_int64(ialive, (size_t)I);
+        int32_t *nu = xmalloc((size_t)U * sizeof *nu), *ni = xmalloc((size_t)I * sizeof *ni);
+        compact_map(&self->users, ualive, nu);
+        compact_map(&self->items, ialive, ni);
+        if (self->users.n == 0) die(EXIT_INPUT, "%s: the k-core filter removed every pair", train_label);
+        Couples moved = {0}, kept_test = {0};
+        for (int32_t r = 0; r < mine.n_rows; r++)
+            for (int64_t k = mine.row_ptr[r]; k < mine.row_ptr[r + 1]; k++) couples_push(&moved, nu[old_lo + r], ni[mine.col[k]]);
+        for (int64_t k = 0; k < cte.n; k++) { // test pairs of removed users or items go too
+            int32_t u = nu[cte.v[2 * k]], i = ni[cte.v[2 * k + 1]];
+            if (u >= 0 && i >= 0) couples_push(&kept_test, u, i);
+        }
+        free(cte.v);
+        cte = kept_test;
+        int64_t *newcount = xcalloc((size_t)U, sizeof *newcount);
+        for (int32_t x = 0; x < U; x++)
+            if (nu[x] >= 0) newcount[nu[x]] = ualive[x];
+        self->n_users = U = self->users.n;
+        self->n_items = I = self->items.n;
+        block_bounds(ub, newcount, U, np);
+        route(&moved, ub);
+        csr_free(&mine);
+        csr_of(&mine, &moved, ub[me], ub[me + 1] - ub[me], I, NULL);
+        free(moved.v);
+        free(newcount), free(ualive), free(ialive), free(nu), free(ni);
+    }
+    const int32_t u_lo = ub[me], n_local_users = ub[me + 1] - ub[me];
     if (cte.n == 0 && !cfg->test_path[0]) {
         csr_holdout(&mine, u_lo, cfg->data_test_fraction, (uint64_t)cfg->data_seed, 0, &local_train, &local_test);
         self->test_from_holdout = 1;
