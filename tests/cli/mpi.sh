@@ -112,3 +112,8 @@ if need_data "mpi: np = 8 on ML100K"; then
     --out "$TMP/np8" > "$TMP/np8.log" 2>&1 && [ -s "$TMP/np8/final.json" ] && grep -q '"ranks": 8' "$TMP/np8/final.json" \
     && ok "mpi: mpirun -np 8 cfgan train configs/ml100k.yaml works on 2 cores" || not_ok "mpi: np = 8" "$(tail -3 "$TMP/np8.log")"
 fi
+
+# --- the debug replica check: parameters are compared across ranks every step
+mpirun -np 2 "$CFGAN" train "$DEMO" --set train.epochs=4 --set run.check_every=1 --out "$TMP/check" > "$TMP/check.log" 2>&1 \
+  && ok "mpi: run.check_every=1 finds identical parameters on every rank at every step" \
+  || not_ok "mpi: replica check" "$(tail -3 "$TMP/check.log")"
