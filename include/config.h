@@ -70,6 +70,7 @@ typedef struct {
     double knn_shrink[CFG_LIST_MAX]; int n_knn_shrink;
     // run-time knobs (do not change results)
     int check_every;                  // steps between cross-rank parameter checksums; 0 = off
+    int negative_cache_mb;            // MB for negative sets kept through an outer iteration; 0 = redraw
 
     // resolved by config_finish
     char path[CFG_STR_MAX];           // config file as given

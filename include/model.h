@@ -35,6 +35,12 @@ typedef struct {
     float *dg_h[NN_MAX_LAYERS], *dx_fake, *dd_real_h[NN_MAX_LAYERS], *dd_fake_h[NN_MAX_LAYERS];
     size_t n_dacts;        // floats in dacts
     uint64_t *bits;        // (n/64 + 1) scratch of the negative sampler
+    uint64_t *row_bits;    // (2 words) one row's PM and ZR sets when they are not cached
+    // negative sets drawn once per outer iteration per row (NULL: drawn at every step instead)
+    int32_t cache_row_begin, cache_words;
+    uint32_t *cache_outer; // (rows) outer iteration + 1 the row's cached sets belong to; 0 = none
+    uint64_t *cache_pm;    // (rows, words) columns of k = e_r ∪ P_r
+    uint64_t *cache_zr;    // (rows, words) columns of Z_r
 } Cfgan;
 
 // A mini-batch as one rank sees it: the rows it owns, their training vectors, the outer iteration.
@@ -59,6 +65,9 @@ void cfgan_init(Cfgan *self, const Config *cfg, int n_cols, int max_batch);
 void cfgan_init_weights(Cfgan *self, uint64_t seed);
 void cfgan_free(Cfgan *self);
 
+// Keep each row's negative sets for the rest of its outer iteration (rows [row_begin, +n_rows)),
+// if that takes at most max_bytes; otherwise they are redrawn at every step (same sets either way).
+void cfgan_cache_init(Cfgan *self, int32_t row_begin, int32_t n_rows, size_t max_bytes);
 // Fill k_mask (and z_mask when need_zr) for the batch from streams (seed, RNG_PM|RNG_ZR, outer, row).
 void cfgan_sample_masks(Cfgan *self, const Batch *b, uint64_t seed, int need_zr);
 // D step on this rank's rows: forward G (no grad) and D on real and fake, accumulate D's gradient.
@@ -69,8 +78,11 @@ void cfgan_g_step(Cfgan *self, const Batch *b, float scale, StepStats *st);
 void cfgan_generate(Cfgan *self, int B, const int64_t *ptr, const int32_t *col, float *out);
 
 // Draw the exact-size subset of a row's unobserved columns: floor(|U|·ratio) columns of
-// U = {0..n-1} \ pos chosen uniformly without replacement by `rng`; mask[j] = 1 for the chosen
-// columns (and for pos when include_pos), 0 elsewhere. bits: scratch of n/64 + 1 words.
+// U = {0..n-1} \ pos chosen uniformly without replacement by `rng`; out bit j = 1 for the chosen
+// columns (and for pos when include_pos). out: (n+63)/64 words; scratch: n/64 + 1 words.
+void sample_unobserved_bits(uint64_t *out, const int32_t *pos, int n_pos, int n, double ratio, int include_pos,
+                            Rng *rng, uint64_t *scratch);
+// The same as a 0/1 float mask (mask[j] = 1 for chosen columns).
 void sample_unobserved(float *mask, const int32_t *pos, int n_pos, int n, double ratio, int include_pos, Rng *rng,
                        uint64_t *bits);
 

@@ -126,6 +126,8 @@ static const Key KEYS[] = {
     {"baselines.itemknn.shrink", T_FLOAT_LIST, OFF(knn_shrink), OFF(n_knn_shrink), 0, "[10]", 0, 1e12, NULL, 0,
      "ItemKNN cosine shrink term; a list is a grid"},
 
+    {"run.negative_cache_mb", T_INT, OFF(negative_cache_mb), 0, 0, "256", 0, 1e7, NULL, F_RUNTIME,
+     "memory for keeping each row's negative sets through an outer iteration (0 = redraw every step; same results)"},
     {"run.check_every", T_INT, OFF(check_every), 0, 0, "0", 0, 1e9, NULL, F_RUNTIME,
      "debug: steps between cross-rank parameter checksums; 0 = off"},
 };

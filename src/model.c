@@ -6,7 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "timer.h"
 #include "util.h"
+
+// Vectorised clones of elementwise loops for AVX-512/AVX2 (see nn.c).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define HOT_LOOP __attribute__((target_clones("avx512f", "avx2", "default"), optimize("tree-vectorize")))
+#else
+#define HOT_LOOP
+#endif
 
 static Act hidden_act(int a) { return a == HIDDEN_TANH ? ACT_TANH : a == HIDDEN_RELU ? ACT_RELU : ACT_SIGMOID; }
 
@@ -65,6 +73,7 @@ void cfgan_init(Cfgan *self, const Config *cfg, int n_cols, int max_batch) {
     self->dacts = xcalloc(self->n_dacts, sizeof(float));
     layout(self, self->dacts, 1);
     self->bits = xcalloc((size_t)n_cols / 64 + 1, sizeof(uint64_t));
+    self->row_bits = xcalloc(2 * (((size_t)n_cols + 63) / 64) + 1, sizeof(uint64_t));
 }
 
 void cfgan_init_weights(Cfgan *self, uint64_t seed) {
@@ -78,60 +87,106 @@ void cfgan_free(Cfgan *self) {
     free(self->acts);
     free(self->dacts);
     free(self->bits);
+    free(self->row_bits);
+    free(self->cache_outer);
+    free(self->cache_pm);
+    free(self->cache_zr);
     memset(self, 0, sizeof *self);
 }
 
 // ---- negative sampling ------------------------------------------------------------------------
 
-void sample_unobserved(float *mask, const int32_t *pos, int n_pos, int n, double ratio, int include_pos, Rng *rng,
-                       uint64_t *bits) {
+void sample_unobserved_bits(uint64_t *out, const int32_t *pos, int n_pos, int n, double ratio, int include_pos,
+                            Rng *rng, uint64_t *scratch) {
     const int n_unobs = n - n_pos;
     const int m = (int)floor((double)n_unobs * ratio); // as the reference: int(|U| * ratio)
     // Mark a uniform subset of the smaller side (chosen or left out) by rejection into a bitset:
     // at most |U|/2 marks, so under 0.7·|U| draws, and no allocation.
     const int invert = m > n_unobs / 2;
     const int marks = invert ? n_unobs - m : m;
-    memset(bits, 0, ((size_t)n_unobs / 64 + 1) * sizeof *bits);
+    memset(scratch, 0, ((size_t)n_unobs / 64 + 1) * sizeof *scratch);
     for (int got = 0; got < marks;) {
         uint32_t p = rng_below(rng, (uint32_t)n_unobs);
         uint64_t bit = 1ULL << (p & 63);
-        if (bits[p >> 6] & bit) continue;
-        bits[p >> 6] |= bit;
+        if (scratch[p >> 6] & bit) continue;
+        scratch[p >> 6] |= bit;
         got++;
     }
     // Walk the columns: positives from pos, the u-th unobserved column chosen by bit u.
-    int k = 0, u = 0;
-    const float pos_value = include_pos ? 1.0f : 0.0f;
-    for (int j = 0; j < n; j++) {
+    memset(out, 0, ((size_t)n + 63) / 64 * sizeof *out);
+    const uint64_t pos_bit = include_pos ? 1 : 0;
+    for (int j = 0, k = 0, u = 0; j < n; j++) {
+        uint64_t b;
         if (k < n_pos && pos[k] == j) {
-            mask[j] = pos_value;
+            b = pos_bit;
             k++;
-            continue;
+        } else {
+            b = ((scratch[u >> 6] >> (u & 63)) & 1) ^ (uint64_t)invert;
+            u++;
         }
-        int marked = (int)((bits[u >> 6] >> (u & 63)) & 1);
-        mask[j] = (float)(marked ^ invert);
-        u++;
+        out[j >> 6] |= b << (j & 63);
     }
+}
+
+HOT_LOOP static void expand_bits(float *restrict out, const uint64_t *restrict bits, int n) {
+    for (int j = 0; j < n; j++) out[j] = (float)((bits[j >> 6] >> (j & 63)) & 1);
+}
+
+void sample_unobserved(float *mask, const int32_t *pos, int n_pos, int n, double ratio, int include_pos, Rng *rng,
+                       uint64_t *bits) {
+    uint64_t *out = xmalloc(((size_t)n + 63) / 64 * sizeof *out);
+    sample_unobserved_bits(out, pos, n_pos, n, ratio, include_pos, rng, bits);
+    expand_bits(mask, out, n);
+    free(out);
+}
+
+void cfgan_cache_init(Cfgan *self, int32_t row_begin, int32_t n_rows, size_t max_bytes) {
+    const size_t words = ((size_t)self->n_cols + 63) / 64;
+    const int sets = (self->scheme != SCHEME_ZR) + (self->scheme != SCHEME_PM);
+    if ((size_t)n_rows * words * sizeof(uint64_t) * (size_t)sets > max_bytes) return; // draw per step instead
+    self->cache_row_begin = row_begin;
+    self->cache_words = (int32_t)words;
+    self->cache_outer = xcalloc((size_t)n_rows + 1, sizeof *self->cache_outer);
+    if (self->scheme != SCHEME_ZR) self->cache_pm = xmalloc((size_t)n_rows * words * sizeof(uint64_t) + 8);
+    if (self->scheme != SCHEME_PM) self->cache_zr = xmalloc((size_t)n_rows * words * sizeof(uint64_t) + 8);
 }
 
 void cfgan_sample_masks(Cfgan *self, const Batch *b, uint64_t seed, int need_zr) {
     const int n = self->n_cols;
-    const int use_pm = self->scheme != SCHEME_ZR, use_zr = need_zr && self->scheme != SCHEME_PM;
+    const size_t words = ((size_t)n + 63) / 64;
+    const int use_pm = self->scheme != SCHEME_ZR, use_zr = self->scheme != SCHEME_PM;
+    uint64_t *tmp_pm = self->row_bits, *tmp_zr = self->row_bits + words;
     for (int i = 0; i < b->B; i++) {
+        const int32_t row = b->rows[i];
         const int32_t *pos = b->col + b->ptr[i];
         int n_pos = (int)(b->ptr[i + 1] - b->ptr[i]);
         float *k = self->k_mask + (size_t)i * n, *z = self->z_mask + (size_t)i * n;
+        uint64_t *pm_bits = tmp_pm, *zr_bits = tmp_zr;
+        int cached = 0;
+        if (self->cache_outer) { // the sets of a row are drawn once per outer iteration
+            const size_t lr = (size_t)(row - self->cache_row_begin);
+            if (use_pm) pm_bits = self->cache_pm + lr * words;
+            if (use_zr) zr_bits = self->cache_zr + lr * words;
+            cached = self->cache_outer[lr] == b->outer + 1;
+            self->cache_outer[lr] = b->outer + 1;
+        }
         Rng rng;
         if (use_pm) {
-            rng_init(&rng, seed, RNG_PM, b->outer, (uint32_t)b->rows[i]);
-            sample_unobserved(k, pos, n_pos, n, self->pm_ratio, 1, &rng, self->bits);
+            if (!cached) {
+                rng_init(&rng, seed, RNG_PM, b->outer, (uint32_t)row);
+                sample_unobserved_bits(pm_bits, pos, n_pos, n, self->pm_ratio, 1, &rng, self->bits);
+            }
+            expand_bits(k, pm_bits, n);
         } else { // k = e_r
             memset(k, 0, (size_t)n * sizeof *k);
             for (int t = 0; t < n_pos; t++) k[pos[t]] = 1;
         }
-        if (use_zr) {
-            rng_init(&rng, seed, RNG_ZR, b->outer, (uint32_t)b->rows[i]);
-            sample_unobserved(z, pos, n_pos, n, self->zr_ratio, 0, &rng, self->bits);
+        if (use_zr && (need_zr || (self->cache_outer && !cached))) {
+            if (!cached) {
+                rng_init(&rng, seed, RNG_ZR, b->outer, (uint32_t)row);
+                sample_unobserved_bits(zr_bits, pos, n_pos, n, self->zr_ratio, 0, &rng, self->bits);
+            }
+            if (need_zr) expand_bits(z, zr_bits, n);
         }
     }
 }
@@ -205,8 +260,16 @@ static void make_fake(Cfgan *s, int B) {
     for (size_t i = 0; i < nn; i++) s->x_fake[i] = y[i] * s->k_mask[i];
 }
 
-// Backward kernels accumulate, so activation gradients start each step at zero.
-static void zero_dacts(Cfgan *s) { memset(s->dacts, 0, s->n_dacts * sizeof(float)); }
+// Backward kernels accumulate, so the first B rows of every activation gradient start at zero.
+static void zero_dacts(Cfgan *s, int B) {
+    const size_t b = (size_t)B * sizeof(float);
+    for (int l = 0; l < s->g.n_layers; l++) memset(s->dg_h[l], 0, b * (size_t)s->g.dims[l + 1]);
+    memset(s->dx_fake, 0, b * (size_t)s->n_cols);
+    for (int l = 0; l < s->d.n_layers; l++) {
+        memset(s->dd_real_h[l], 0, b * (size_t)s->d.dims[l + 1]);
+        memset(s->dd_fake_h[l], 0, b * (size_t)s->d.dims[l + 1]);
+    }
+}
 
 static double sum_sigmoid(const float *logit, int B) {
     double t = 0;
@@ -220,11 +283,16 @@ void cfgan_d_step(Cfgan *self, const Batch *b, float scale, StepStats *st) {
     if (b->B == 0) return;
     SparseBatch e = sparse_of(b);
     const int L = self->d.n_layers;
-    zero_dacts(self);
+    zero_dacts(self, b->B);
+    timer_start(T_G_FWD);
     g_forward(self, &e);
     make_fake(self, b->B);
+    timer_stop(T_G_FWD);
+    timer_start(T_D_FWD);
     d_forward(self, &e, NULL, self->d_real_h);
     d_forward(self, &e, self->x_fake, self->d_fake_h);
+    timer_stop(T_D_FWD);
+    timer_start(T_D_BWD);
     st->d_real += bce_logits(self->dd_real_h[L - 1], self->d_real_h[L - 1], 1.0f, b->B, scale);
     st->d_fake += bce_logits(self->dd_fake_h[L - 1], self->d_fake_h[L - 1], 0.0f, b->B, scale);
     st->p_real += sum_sigmoid(self->d_real_h[L - 1], b->B);
@@ -232,6 +300,7 @@ void cfgan_d_step(Cfgan *self, const Batch *b, float scale, StepStats *st) {
     st->rows += b->B;
     d_backward(self, &e, NULL, self->d_real_h, self->dd_real_h, 1, NULL);
     d_backward(self, &e, self->x_fake, self->d_fake_h, self->dd_fake_h, 1, NULL);
+    timer_stop(T_D_BWD);
 }
 
 void cfgan_g_step(Cfgan *self, const Batch *b, float scale, StepStats *st) {
@@ -239,14 +308,21 @@ void cfgan_g_step(Cfgan *self, const Batch *b, float scale, StepStats *st) {
     SparseBatch e = sparse_of(b);
     Mlp *g = &self->g;
     const int B = b->B, n = self->n_cols, Ld = self->d.n_layers, Lg = g->n_layers;
-    zero_dacts(self);
+    zero_dacts(self, B);
+    timer_start(T_G_FWD);
     g_forward(self, &e);
     make_fake(self, B);
+    timer_stop(T_G_FWD);
+    timer_start(T_D_FWD);
     d_forward(self, &e, self->x_fake, self->d_fake_h);
+    timer_stop(T_D_FWD);
+    timer_start(T_D_BWD);
     st->g_adv += bce_logits(self->dd_fake_h[Ld - 1], self->d_fake_h[Ld - 1], 1.0f, B, scale);
     st->p_fake += sum_sigmoid(self->d_fake_h[Ld - 1], B);
     st->rows += B;
     d_backward(self, &e, self->x_fake, self->d_fake_h, self->dd_fake_h, 0, self->dx_fake);
+    timer_stop(T_D_BWD);
+    timer_start(T_G_BWD);
     // dG(e) = dx_fake ⊙ k  (+ ZR: d/dy of zr_coef·scale·Σ_Z y² = 2·zr_coef·scale·y on Z)
     float *y = g_out(self), *dy = self->dg_h[Lg - 1];
     const size_t nn = (size_t)B * n;
@@ -272,6 +348,7 @@ void cfgan_g_step(Cfgan *self, const Batch *b, float scale, StepStats *st) {
     for (int i = 0; i < B; i++)
         for (int o = 0; o < H; o++) db[o] += self->dg_h[0][(size_t)i * H + o];
     sparse_backward_w(mlp_dw(g, 0), self->dg_h[0], &e, H); // dW0 += eᵀ·dH0
+    timer_stop(T_G_BWD);
 }
 
 void cfgan_generate(Cfgan *self, int B, const int64_t *ptr, const int32_t *col, float *out) {

@@ -65,13 +65,14 @@ typedef struct {
     Dataset ds;
     int honest;            // data.validation > 0: select the epoch on validation
     Cfgan model;
-    int max_batch;
+    int max_batch;         // largest training mini-batch
+    int eval_block;        // rows scored at once
     int32_t *perm;         // (n_rows) batch order of the current pass
     int32_t *b_rows;       // (max_batch) rows of the current batch held here
     int64_t *b_ptr;        // (max_batch + 1)
     int32_t *b_col;        // training columns of the batch rows
     TopK topk;             // per-user candidates, max cutoff deep
-    float *scores;         // (max_batch, n_cols) generator output while scoring
+    float *scores;         // (eval_block, n_cols) generator output while scoring
     float *best_g;         // honest protocol: generator parameters of the best epoch
     Csr test_excl;         // honest protocol: train ∪ validation of the local rows
     char dir[CFG_STR_MAX];
@@ -198,8 +199,8 @@ static void evaluate(Trainer *t, const Csr *heldout, const Csr *excl, Metrics *o
     const Dataset *ds = &t->ds;
     const int n = ds->n_cols;
     const int32_t n_local = ds->row_end - ds->row_begin;
-    for (int32_t r0 = 0; r0 < n_local; r0 += t->max_batch) {
-        int B = n_local - r0 < t->max_batch ? n_local - r0 : t->max_batch;
+    for (int32_t r0 = 0; r0 < n_local; r0 += t->eval_block) {
+        int B = n_local - r0 < t->eval_block ? n_local - r0 : t->eval_block;
         cfgan_generate(&t->model, B, ds->train.row_ptr + r0, ds->train.col, t->scores);
         for (int i = 0; i < B; i++) {
             int32_t lr = r0 + i, r = ds->row_begin + lr;
@@ -414,8 +415,11 @@ static void trainer_init(Trainer *t, const Config *cfg) {
     if (t->honest) csr_union(&t->test_excl, &ds->train, &ds->valid_rows);
     t->max_batch = cfg->g_batch > cfg->d_batch ? cfg->g_batch : cfg->d_batch;
     if (t->max_batch > ds->n_rows) t->max_batch = ds->n_rows;
-    cfgan_init(&t->model, cfg, ds->n_cols, t->max_batch);
+    // scoring runs in blocks of eval.block rows: large blocks keep the GEMMs efficient
+    t->eval_block = cfg->eval_block > t->max_batch ? cfg->eval_block : t->max_batch;
+    cfgan_init(&t->model, cfg, ds->n_cols, t->eval_block);
     cfgan_init_weights(&t->model, (uint64_t)cfg->seed);
+    cfgan_cache_init(&t->model, ds->row_begin, ds->row_end - ds->row_begin, (size_t)cfg->negative_cache_mb << 20);
     t->perm = xmalloc((size_t)ds->n_rows * sizeof *t->perm);
     t->b_rows = xmalloc((size_t)t->max_batch * sizeof *t->b_rows);
     t->b_ptr = xmalloc(((size_t)t->max_batch + 1) * sizeof *t->b_ptr);
@@ -434,7 +438,7 @@ static void trainer_init(Trainer *t, const Config *cfg) {
     free(len);
     t->b_col = xmalloc((size_t)(most + 1) * sizeof *t->b_col);
     topk_init(&t->topk, ds->n_users, cfg->topk[cfg->n_topk - 1]);
-    t->scores = xmalloc((size_t)t->max_batch * ds->n_cols * sizeof *t->scores);
+    t->scores = xmalloc((size_t)t->eval_block * ds->n_cols * sizeof *t->scores);
     if (t->honest) t->best_g = xcalloc(t->model.g.n_params, sizeof(float));
     t->s.best_value = -INFINITY;
 }

@@ -33,6 +33,11 @@ if [ "$(strip_seconds "$TMP/a/metrics.jsonl")" = "$(strip_seconds "$TMP/b/metric
 then ok "train: same seed, same metrics.jsonl (all but wall-clock seconds); another seed differs"
 else not_ok "train: determinism" "runs a/b differ or seed has no effect"; fi
 
+"$CFGAN" train "$DEMO" "${short[@]}" --set run.negative_cache_mb=0 --out "$TMP/nocache" > /dev/null 2>&1
+if [ "$(strip_seconds "$TMP/a/metrics.jsonl")" = "$(strip_seconds "$TMP/nocache/metrics.jsonl")" ]
+then ok "train: negative sets kept per outer iteration give the same run as drawing them at every step"
+else not_ok "train: negative cache" "metrics differ with run.negative_cache_mb=0"; fi
+
 "$CFGAN" train "$TMP/a/config.yaml" --out "$TMP/d" > /dev/null 2>&1
 if [ "$(strip_seconds "$TMP/a/metrics.jsonl")" = "$(strip_seconds "$TMP/d/metrics.jsonl")" ]
 then ok "train: the resolved config.yaml reproduces the run"; else not_ok "train: config echo rerun" "metrics differ"; fi
