@@ -31,6 +31,8 @@ typedef struct {
 // Build this rank's part of the dataset the config describes (collective: every rank calls it).
 void dataset_load(Dataset *self, const Config *cfg);
 void dataset_free(Dataset *self);
+// Bytes of data this rank holds (its rows, rank 0's held-out sets, the id maps and degrees).
+size_t dataset_bytes(const Dataset *self);
 // Local row index of global row r, or -1 if another rank owns it.
 static inline int32_t dataset_local_row(const Dataset *self, int32_t r) {
     return r >= self->row_begin && r < self->row_end ? r - self->row_begin : -1;

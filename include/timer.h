@@ -21,10 +21,15 @@ extern const char *const TIMER_NAMES[T_COUNT];
 #ifdef NTIMING
 static inline void timer_start(TimerId t) { (void)t; }
 static inline void timer_stop(TimerId t) { (void)t; }
+static inline void timer_flops(double f) { (void)f; }
 #else
 void timer_start(TimerId t);
 void timer_stop(TimerId t);
+// Credit floating-point operations to the innermost running timer (T_TOTAL excluded).
+void timer_flops(double f);
 #endif
+// Operations credited to a timer.
+double timer_flop_count(TimerId t);
 // Seconds accumulated by a timer on this rank.
 double timer_seconds(TimerId t);
 void timer_reset(void);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "rng.h"
+#include "timer.h"
 #include "util.h"
 
 void mlp_init(Mlp *self, int n_layers, const int *dims, const Act *acts) {
@@ -58,12 +59,14 @@ void mlp_free(Mlp *self) {
 
 void dense_forward(float *out, const float *in, const float *w, const float *b, int B, int IN, int OUT) {
     for (int i = 0; i < B; i++) memcpy(out + (size_t)i * OUT, b, (size_t)OUT * sizeof(float));
+    timer_flops(2.0 * B * IN * OUT);
     // Y = X·W + b
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, OUT, IN, 1.0f, in, IN, w, OUT, 1.0f, out, OUT);
 }
 
 void dense_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
                     int IN, int OUT) {
+    timer_flops(2.0 * B * IN * OUT * ((din != NULL) + (dw != NULL)));
     // dX += dY·Wᵀ
     if (din) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, IN, OUT, 1.0f, dout, OUT, w, OUT, 1.0f, din, IN);
     // dW += Xᵀ·dY
@@ -100,6 +103,7 @@ void dense_backward_ref(float *din, float *dw, float *db, const float *dout, con
 // ---- sparse-input layers ----------------------------------------------------------------------
 
 void sparse_forward(float *out, const SparseBatch *x, const float *w, const float *b, int OUT, int accumulate) {
+    timer_flops(1.0 * (double)(x->ptr[x->B] - x->ptr[0]) * OUT);
     for (int i = 0; i < x->B; i++) {
         float *y = out + (size_t)i * OUT;
         if (!accumulate) {
@@ -115,6 +119,7 @@ void sparse_forward(float *out, const SparseBatch *x, const float *w, const floa
 }
 
 void sparse_backward_w(float *dw, const float *dout, const SparseBatch *x, int OUT) {
+    timer_flops(1.0 * (double)(x->ptr[x->B] - x->ptr[0]) * OUT);
     // dW[j] += dY[i] for every nonzero (i, j): the transpose of the gather above
     for (int i = 0; i < x->B; i++) {
         const float *d = dout + (size_t)i * OUT;

@@ -407,3 +407,10 @@ void dataset_free(Dataset *self) {
     free(self->item_degree);
     memset(self, 0, sizeof *self);
 }
+
+static size_t csr_bytes(const Csr *m) { return ((size_t)m->n_rows + 1) * sizeof(int64_t) + (size_t)m->nnz * sizeof(int32_t); }
+
+size_t dataset_bytes(const Dataset *self) {
+    return csr_bytes(&self->train) + csr_bytes(&self->valid_rows) + csr_bytes(&self->test) + csr_bytes(&self->valid) +
+           ((size_t)self->users.n + self->items.n) * 2 * sizeof(int64_t);
+}

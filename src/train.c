@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -456,7 +457,42 @@ static void trainer_free(Trainer *t) {
     dataset_free(&t->ds);
 }
 
-static void write_final(Trainer *t, const EvalRecord *rep) {
+// Per-phase seconds (min/avg/max over ranks) and operations, peak memory: the performance record.
+typedef struct {
+    double min[T_COUNT], max[T_COUNT], sum[T_COUNT], flops[T_COUNT];
+    double rss_min, rss_max, rss_sum, data_min, data_max, data_sum; // MB
+} PhaseReport;
+
+static void gather_phases(const Trainer *t, PhaseReport *p) {
+    for (int i = 0; i < T_COUNT; i++) {
+        p->min[i] = p->max[i] = p->sum[i] = timer_seconds((TimerId)i);
+        p->flops[i] = timer_flop_count((TimerId)i);
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    p->rss_min = p->rss_max = p->rss_sum = (double)ru.ru_maxrss / 1024.0;
+    p->data_min = p->data_max = p->data_sum = (double)dataset_bytes(&t->ds) / 1048576.0;
+    par_min_double(p->min, T_COUNT);
+    par_max_double(p->max, T_COUNT);
+    par_sum_double(p->sum, T_COUNT);
+    par_sum_double(p->flops, T_COUNT);
+    par_min_double(&p->rss_min, 1), par_max_double(&p->rss_max, 1), par_sum_double(&p->rss_sum, 1);
+    par_min_double(&p->data_min, 1), par_max_double(&p->data_max, 1), par_sum_double(&p->data_sum, 1);
+}
+
+static void phases_json(StrBuf *sb, const PhaseReport *p) {
+    const int np = par_size();
+    sb_printf(sb, "  \"phases\": {");
+    for (int i = 0; i < T_COUNT; i++)
+        sb_printf(sb, "%s\n    \"%s\": {\"min\": %.4f, \"avg\": %.4f, \"max\": %.4f, \"gflop\": %.4f}", i ? "," : "",
+                  TIMER_NAMES[i], p->min[i], p->sum[i] / np, p->max[i], p->flops[i] / 1e9);
+    sb_printf(sb, "\n  },\n  \"peak_rss_mb\": {\"min\": %.1f, \"avg\": %.1f, \"max\": %.1f},\n", p->rss_min,
+              p->rss_sum / np, p->rss_max);
+    sb_printf(sb, "  \"data_mb\": {\"min\": %.2f, \"avg\": %.2f, \"max\": %.2f},\n", p->data_min, p->data_sum / np,
+              p->data_max);
+}
+
+static void write_final(Trainer *t, const EvalRecord *rep, const PhaseReport *phases) {
     if (!util_is_root()) return;
     const Config *cfg = t->cfg;
     StrBuf sb = {0};
@@ -473,6 +509,7 @@ static void write_final(Trainer *t, const EvalRecord *rep) {
     }
     sb_printf(&sb, ",\n  \"epochs_run\": %d,\n  \"stopped_early\": %s,\n", t->s.epoch, t->s.stopped_early ? "true" : "false");
     sb_printf(&sb, "  \"wall_seconds\": %.3f,\n", wall_seconds() - t->t_start);
+    phases_json(&sb, phases);
     sb_printf(&sb, "  \"config\": ");
     sb_json_string(&sb, cfg->path);
     sb_printf(&sb, ",\n  \"config_hash\": \"%016llx\",\n  \"dataset_fingerprint\": \"%016llx\",\n",
@@ -577,7 +614,9 @@ int train_run(const Config *cfg, const TrainOptions *opt) {
         append_metrics(&t, &reported);
     }
     timer_stop(T_TOTAL);
-    write_final(&t, &reported);
+    PhaseReport phases;
+    gather_phases(&t, &phases);
+    write_final(&t, &reported, &phases);
     if (util_is_root()) {
         fclose(t.metrics);
         StrBuf sb = {0};
@@ -586,9 +625,9 @@ int train_run(const Config *cfg, const TrainOptions *opt) {
         sb_free(&sb);
         StrBuf tb = {0};
         for (int i = 0; i < T_COUNT; i++)
-            if (timer_seconds((TimerId)i) > 0)
-                sb_printf(&tb, "%s%s %.2f s", tb.len ? ", " : "", TIMER_NAMES[i], timer_seconds((TimerId)i));
-        info("time (rank 0): %s", tb.data ? tb.data : "");
+            if (phases.max[i] > 0)
+                sb_printf(&tb, "%s%s %.2f", tb.len ? ", " : "", TIMER_NAMES[i], phases.sum[i] / par_size());
+        info("seconds per phase (mean over ranks): %s", tb.data ? tb.data : "");
         info("wrote %s/metrics.jsonl, %s/final.json, %s/config.yaml", t.dir, t.dir, t.dir);
         sb_free(&tb);
     }
