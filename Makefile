@@ -46,6 +46,7 @@ help:
 	@echo "make run       deps + build + train the synthetic demo on $(NP) ranks and print metrics"
 	@echo "make test      deps + build + the whole test suite"
 	@echo "make asan      the test suite under -fsanitize=address,undefined (in build-asan/)"
+	@echo "make bench     speed and memory benchmark (tools/bench.py; needs CFGAN_DATA for the real workloads)"
 	@echo "make install   copy cfgan to $(PREFIX)/bin"
 	@echo "make clean     remove build directories"
 
@@ -80,6 +81,10 @@ test: deps
 
 test-only: all
 	@bash tests/run.sh $(BUILD)
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@/usr/bin/python3 tools/bench.py
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPTFLAGS=-O1 all

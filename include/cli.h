@@ -13,7 +13,7 @@ typedef struct {
     int n_sets;
     int resume;              // --resume
     int json;                // --json
-    const char *positional[8];
+    const char *positional[64];
     int n_positional;
 } CliArgs;
 

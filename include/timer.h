@@ -30,6 +30,21 @@ void timer_flops(double f);
 #endif
 // Operations credited to a timer.
 double timer_flop_count(TimerId t);
+
+// GEMM calls by shape, per phase (for comparing phases against sgemm at the same shapes).
+typedef struct {
+    int phase;              // TimerId
+    int m, n, k, ta, tb;    // cblas_sgemm row-major shape and transposes
+    long long calls;
+} GemmShape;
+#ifdef NTIMING
+static inline void timer_gemm(int m, int n, int k, int ta, int tb) { (void)m, (void)n, (void)k, (void)ta, (void)tb; }
+#else
+// Record one sgemm call (and its 2·m·n·k operations) in the innermost running timer.
+void timer_gemm(int m, int n, int k, int ta, int tb);
+#endif
+// Recorded shapes; returns the count.
+int timer_gemm_shapes(const GemmShape **out);
 // Seconds accumulated by a timer on this rank.
 double timer_seconds(TimerId t);
 void timer_reset(void);

@@ -47,7 +47,7 @@ void cli_parse(CliArgs *a, const char *cmd, int argc, char **argv, const CliOpt 
         if (matched) continue;
         if (arg[0] == '-' && arg[1] != '\0')
             die(EXIT_INPUT, "cfgan %s: unknown option '%s' (see cfgan %s --help)", cmd, arg, cmd);
-        if (a->n_positional == 8) die(EXIT_INPUT, "cfgan %s: too many arguments", cmd);
+        if (a->n_positional == 64) die(EXIT_INPUT, "cfgan %s: too many arguments", cmd);
         a->positional[a->n_positional++] = arg;
     }
     if (a->n_positional > 0) a->config_path = a->positional[0];

@@ -216,7 +216,7 @@ static void d_forward(Cfgan *s, const SparseBatch *e, const float *x_dense, floa
     const int B = e->B, n = s->n_cols, H = d->dims[1];
     const float *w_cond = mlp_w(d, 0), *w_x = w_cond + (size_t)n * H; // W0 = [W_cond; W_x], (2n, H)
     sparse_forward(h[0], e, w_cond, mlp_b(d, 0), H, 0); // H0 = e·W_cond + b0
-    if (x_dense) timer_flops(2.0 * B * n * H);
+    if (x_dense) timer_gemm(B, H, n, 0, 0);
     if (x_dense) // H0 += x_fake·W_x
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, n, 1.0f, x_dense, n, w_x, H, 1.0f, h[0], H);
     else // H0 += e·W_x
@@ -246,13 +246,13 @@ static void d_backward(Cfgan *s, const SparseBatch *e, const float *x_dense, flo
         for (int i = 0; i < B; i++)
             for (int o = 0; o < H; o++) db[o] += dh[0][(size_t)i * H + o];
         sparse_backward_w(dw_cond, dh[0], e, H); // dW_cond += eᵀ·dH0
-        if (x_dense) timer_flops(2.0 * B * n * H);
+        if (x_dense) timer_gemm(n, H, B, 1, 0);
         if (x_dense) // dW_x += x_fakeᵀ·dH0
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, H, B, 1.0f, x_dense, n, dh[0], H, 1.0f, dw_x, H);
         else // dW_x += eᵀ·dH0
             sparse_backward_w(dw_x, dh[0], e, H);
     }
-    if (dx_dense) timer_flops(2.0 * B * n * H);
+    if (dx_dense) timer_gemm(B, n, H, 0, 1);
     if (dx_dense) // dX += dH0·W_xᵀ
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, n, H, 1.0f, dh[0], H, w_x, H, 1.0f, dx_dense, n);
 }

@@ -59,14 +59,15 @@ void mlp_free(Mlp *self) {
 
 void dense_forward(float *out, const float *in, const float *w, const float *b, int B, int IN, int OUT) {
     for (int i = 0; i < B; i++) memcpy(out + (size_t)i * OUT, b, (size_t)OUT * sizeof(float));
-    timer_flops(2.0 * B * IN * OUT);
+    timer_gemm(B, OUT, IN, 0, 0);
     // Y = X·W + b
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, OUT, IN, 1.0f, in, IN, w, OUT, 1.0f, out, OUT);
 }
 
 void dense_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
                     int IN, int OUT) {
-    timer_flops(2.0 * B * IN * OUT * ((din != NULL) + (dw != NULL)));
+    if (din) timer_gemm(B, IN, OUT, 0, 1);
+    if (dw) timer_gemm(IN, OUT, B, 1, 0);
     // dX += dY·Wᵀ
     if (din) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, IN, OUT, 1.0f, dout, OUT, w, OUT, 1.0f, din, IN);
     // dW += Xᵀ·dY

@@ -490,6 +490,13 @@ static void phases_json(StrBuf *sb, const PhaseReport *p) {
               p->rss_sum / np, p->rss_max);
     sb_printf(sb, "  \"data_mb\": {\"min\": %.2f, \"avg\": %.2f, \"max\": %.2f},\n", p->data_min, p->data_sum / np,
               p->data_max);
+    const GemmShape *g;
+    int n = timer_gemm_shapes(&g); // rank 0's calls (every rank makes the same calls on its share of rows)
+    sb_printf(sb, "  \"gemm_shapes\": [");
+    for (int i = 0; i < n; i++)
+        sb_printf(sb, "%s\n    {\"phase\": \"%s\", \"m\": %d, \"n\": %d, \"k\": %d, \"ta\": %d, \"tb\": %d, \"calls\": %lld}",
+                  i ? "," : "", TIMER_NAMES[g[i].phase], g[i].m, g[i].n, g[i].k, g[i].ta, g[i].tb, g[i].calls);
+    sb_printf(sb, "\n  ],\n");
 }
 
 static void write_final(Trainer *t, const EvalRecord *rep, const PhaseReport *phases) {

@@ -1,0 +1,165 @@
+#!/usr/bin/python3
+"""make bench: fixed workloads through cfgan at np = 1 and 2, per-phase time, FLOPs and GFLOP/s,
+the machine's sgemm rate at the very shapes each phase used (same library, kernels and threads),
+peak memory per rank, and the PyTorch reference (tools/torch_cfgan.py) on the same workload.
+
+usage: tools/bench.py [--out DIR] [--outer N] [--only ml100k,ml1m,demo] [--no-torch]
+Writes DIR/bench.csv (one row per workload x ranks x phase) and DIR/summary.json, prints a table.
+Ranks x BLAS threads = cores (2 here): np = 1 runs 2 OpenBLAS threads, np = 2 one each.
+"""
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "build", "cfgan")
+CORES = os.cpu_count() or 2
+
+WORKLOADS = {
+    # name: (config, epochs per outer iteration, outer iterations by default, needs data)
+    "ml100k": ("configs/ml100k.yaml", 4, 10, True),
+    "ml1m": ("configs/ml1m.yaml", 1, 4, True),
+    "demo": ("configs/demo.yaml", 2, 15, False),
+}
+GEMM_PHASES = ["G forward", "G backward", "D forward", "D backward", "evaluation"]
+
+
+def mpi_env(threads):
+    env = dict(os.environ)
+    if os.geteuid() == 0:
+        env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    env.update(OMPI_MCA_rmaps_base_oversubscribe="1", OMPI_MCA_mpi_yield_when_idle="1",
+               OMPI_MCA_btl_vader_single_copy_mechanism="none", OPENBLAS_NUM_THREADS=str(threads))
+    return env
+
+
+def run_cfgan(name, np_, outer, out_dir, data_root):
+    cfg, epo, _, _ = WORKLOADS[name]
+    threads = max(1, CORES // np_)
+    run_dir = os.path.join(out_dir, f"{name}-np{np_}")
+    subprocess.run(["rm", "-rf", run_dir], check=True)
+    cmd = [BIN, "train", os.path.join(ROOT, cfg), "--out", run_dir, "--set", f"train.epochs={epo * outer}",
+           "--set", "eval.every=1", "--set", "checkpoint.every=0"]
+    if data_root:
+        cmd += ["--data-root", data_root]
+    if np_ > 1:
+        cmd = ["mpirun", "-np", str(np_)] + cmd
+    t0 = time.time()
+    r = subprocess.run(cmd, env=mpi_env(threads), capture_output=True, text=True)
+    wall = time.time() - t0
+    if r.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
+    final = json.load(open(os.path.join(run_dir, "final.json")))
+    rows = [json.loads(l) for l in open(os.path.join(run_dir, "metrics.jsonl"))]
+    return final, rows, threads, wall
+
+
+def sgemm_rates(shapes, threads):
+    """GFLOP/s of cblas_sgemm at each distinct shape, measured with `cfgan bench-gemm`."""
+    distinct = sorted({(s["m"], s["n"], s["k"], s["ta"], s["tb"]) for s in shapes})
+    args = [f"{m},{n},{k},{a},{b}" for m, n, k, a, b in distinct]
+    rates = {}
+    for i in range(0, len(args), 50):
+        r = subprocess.run([BIN, "bench-gemm", *args[i:i + 50], "--seconds", "0.15"], env=mpi_env(threads),
+                           capture_output=True, text=True, check=True)
+        for line in r.stdout.splitlines():
+            d = json.loads(line)
+            if "gflops" in d:
+                rates[(d["m"], d["n"], d["k"], d["ta"], d["tb"])] = d["gflops"]
+    return rates
+
+
+def run_torch(name, outer, threads, out_dir, data_root):
+    cfg = os.path.join(ROOT, WORKLOADS[name][0])
+    script = os.path.join(ROOT, "tools", "torch_cfgan.py")
+    if name != "ml100k" or not os.path.exists(script):
+        return None
+    d = os.path.join(data_root, "cfgan", "ML100K")
+    jsonl = os.path.join(out_dir, f"{name}-torch.jsonl")
+    env = dict(os.environ)
+    env["OPENBLAS_CORETYPE"] = os.environ.get("OPENBLAS_CORETYPE", "SkylakeX")  # the good kernels for both
+    r = subprocess.run(["/usr/bin/python3", script, "--train", f"{d}/ML100K.train", "--test", f"{d}/ML100K.test",
+                        "--outer", str(outer), "--threads", str(threads), "--eval-every", "1", "--jsonl", jsonl],
+                       env=env, capture_output=True, text=True)
+    if r.returncode != 0:
+        print(f"warning: PyTorch reference failed: {r.stderr[-500:]}", file=sys.stderr)
+        return None
+    lines = [json.loads(l) for l in open(jsonl)]
+    summary = [l for l in lines if l.get("summary")][-1]
+    return {"seconds_per_outer": summary["seconds_per_outer"], "rows": [l for l in lines if not l.get("summary")]}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=os.path.join(ROOT, "runs", "bench"))
+    ap.add_argument("--outer", type=int, default=0, help="outer iterations per workload (default: per workload)")
+    ap.add_argument("--only", default="ml100k,ml1m,demo")
+    ap.add_argument("--no-torch", action="store_true")
+    args = ap.parse_args()
+    data_root = os.environ.get("CFGAN_DATA", os.path.join(ROOT, "data"))
+    os.makedirs(args.out, exist_ok=True)
+    table, csv_rows, summary = [], [], {}
+    for name in args.only.split(","):
+        cfg, epo, default_outer, needs_data = WORKLOADS[name]
+        if needs_data and not os.path.isdir(os.path.join(data_root, "cfgan")):
+            print(f"skipping {name}: no datasets under {data_root} (set CFGAN_DATA)")
+            continue
+        outer = args.outer or default_outer
+        per_np = {}
+        for np_ in (1, 2):
+            print(f"== {name}: {outer} outer iterations at np={np_}", flush=True)
+            final, rows, threads, wall = run_cfgan(name, np_, outer, args.out, data_root)
+            rates = sgemm_rates(final["gemm_shapes"], threads)
+            ph = final["phases"]
+            total = ph["total"]["max"]
+            per_np[np_] = {"seconds_per_outer": total / outer, "rss_max_mb": final["peak_rss_mb"]["max"],
+                           "data_mb_max": final["data_mb"]["max"], "threads": threads, "last": rows[-1]}
+            for phase in ph:
+                t = ph[phase]["avg"]
+                gflop = ph[phase]["gflop"]
+                ideal = sum(s["calls"] * 2.0 * s["m"] * s["n"] * s["k"] / (rates[(s["m"], s["n"], s["k"], s["ta"], s["tb"])] * 1e9)
+                            for s in final["gemm_shapes"] if s["phase"] == phase)
+                row = {"workload": name, "ranks": np_, "threads_per_rank": threads, "phase": phase,
+                       "seconds_min": ph[phase]["min"], "seconds_avg": t, "seconds_max": ph[phase]["max"],
+                       "gflop_all_ranks": gflop, "gflops_achieved": gflop / t / np_ if t > 0 else 0,
+                       "gemm_seconds_at_sgemm_rate": ideal, "fraction_of_sgemm_rate": ideal / t if t > 0 and ideal > 0 else "",
+                       "peak_rss_mb_max": final["peak_rss_mb"]["max"], "data_mb_max": final["data_mb"]["max"]}
+                csv_rows.append(row)
+                if t > 0:
+                    table.append(row)
+        torch = None if args.no_torch else run_torch(name, outer, CORES, args.out, data_root)
+        summary[name] = {"outer": outer, "np1": per_np[1], "np2": per_np[2],
+                         "speedup_np2": per_np[1]["seconds_per_outer"] / per_np[2]["seconds_per_outer"]}
+        if torch:
+            summary[name]["torch_seconds_per_outer"] = torch["seconds_per_outer"]
+            summary[name]["ratio_vs_torch_np1"] = torch["seconds_per_outer"] / per_np[1]["seconds_per_outer"]
+            summary[name]["ratio_vs_torch_np2"] = torch["seconds_per_outer"] / per_np[2]["seconds_per_outer"]
+    with open(os.path.join(args.out, "bench.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(csv_rows[0].keys()))
+        w.writeheader()
+        w.writerows(csv_rows)
+    json.dump(summary, open(os.path.join(args.out, "summary.json"), "w"), indent=1)
+    print(f"\n{'workload':8} {'np':>2} {'phase':12} {'s avg':>8} {'s max':>8} {'GFLOP/s':>8} {'of sgemm':>8}")
+    for r in table:
+        frac = f"{100 * r['fraction_of_sgemm_rate']:.0f}%" if r["fraction_of_sgemm_rate"] != "" else ""
+        print(f"{r['workload']:8} {r['ranks']:>2} {r['phase']:12} {r['seconds_avg']:8.3f} {r['seconds_max']:8.3f} "
+              f"{r['gflops_achieved']:8.1f} {frac:>8}")
+    print()
+    for name, s in summary.items():
+        line = (f"{name}: {s['np1']['seconds_per_outer']:.3f} s per outer iteration at np=1, "
+                f"{s['np2']['seconds_per_outer']:.3f} at np=2 (x{s['speedup_np2']:.2f}); "
+                f"peak RSS per rank {s['np1']['rss_max_mb']:.0f} / {s['np2']['rss_max_mb']:.0f} MB, "
+                f"data per rank {s['np1']['data_mb_max']:.1f} / {s['np2']['data_mb_max']:.1f} MB")
+        if "torch_seconds_per_outer" in s:
+            line += (f"; PyTorch reference {s['torch_seconds_per_outer']:.3f} s per outer iteration: "
+                     f"cfgan is x{s['ratio_vs_torch_np1']:.1f} (np=1), x{s['ratio_vs_torch_np2']:.1f} (np=2) faster")
+        print(line)
+    print(f"\nwrote {args.out}/bench.csv and {args.out}/summary.json")
+
+
+if __name__ == "__main__":
+    main()
