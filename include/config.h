@@ -71,6 +71,7 @@ typedef struct {
     // run-time knobs (do not change results)
     int check_every;                  // steps between cross-rank parameter checksums; 0 = off
     int negative_cache_mb;            // MB for negative sets kept through an outer iteration; 0 = redraw
+    int g_cache_mb;                   // MB for G's outputs kept through a D phase; 0 = recompute per batch
 
     // resolved by config_finish
     char path[CFG_STR_MAX];           // config file as given

@@ -71,7 +71,8 @@ void cfgan_cache_init(Cfgan *self, int32_t row_begin, int32_t n_rows, size_t max
 // Fill k_mask (and z_mask when need_zr) for the batch from streams (seed, RNG_PM|RNG_ZR, outer, row).
 void cfgan_sample_masks(Cfgan *self, const Batch *b, uint64_t seed, int need_zr);
 // D step on this rank's rows: forward G (no grad) and D on real and fake, accumulate D's gradient.
-void cfgan_d_step(Cfgan *self, const Batch *b, float scale, StepStats *st);
+// g_rows[i], when not NULL, is G's output for row i computed beforehand (G is fixed in the D phase).
+void cfgan_d_step(Cfgan *self, const Batch *b, const float *const *g_rows, float scale, StepStats *st);
 // G step: forward G and D on fake, backward through D into G, accumulate G's gradient.
 void cfgan_g_step(Cfgan *self, const Batch *b, float scale, StepStats *st);
 // G(e) for rows given as (B, ptr, col), written to out (B, n). B <= max_batch.

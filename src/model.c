@@ -282,14 +282,23 @@ static double sum_sigmoid(const float *logit, int B) {
 
 // ---- steps ------------------------------------------------------------------------------------
 
-void cfgan_d_step(Cfgan *self, const Batch *b, float scale, StepStats *st) {
+void cfgan_d_step(Cfgan *self, const Batch *b, const float *const *g_rows, float scale, StepStats *st) {
     if (b->B == 0) return;
     SparseBatch e = sparse_of(b);
     const int L = self->d.n_layers;
     zero_dacts(self, b->B);
     timer_start(T_G_FWD);
-    g_forward(self, &e);
-    make_fake(self, b->B);
+    if (g_rows) { // G is fixed during the D phase: its outputs were computed once for all rows
+        const size_t n = (size_t)self->n_cols;
+        for (int i = 0; i < b->B; i++) {
+            const float *y = g_rows[i], *k = self->k_mask + i * n;
+            float *x = self->x_fake + i * n;
+            for (size_t j = 0; j < n; j++) x[j] = y[j] * k[j];
+        }
+    } else {
+        g_forward(self, &e);
+        make_fake(self, b->B);
+    }
     timer_stop(T_G_FWD);
     timer_start(T_D_FWD);
     d_forward(self, &e, NULL, self->d_real_h);

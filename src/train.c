@@ -74,6 +74,9 @@ typedef struct {
     int32_t *b_col;        // training columns of the batch rows
     TopK topk;             // per-user candidates, max cutoff deep
     float *scores;         // (eval_block, n_cols) generator output while scoring
+    float *g_cache;        // (local rows, n_cols) G's output for every local row, or NULL (run.g_cache_mb)
+    int64_t g_cache_step;  // G's optimizer step the cache was computed at; -1 = stale
+    const float **g_rows;  // (max_batch) cache rows of the current batch
     float *best_g;         // honest protocol: generator parameters of the best epoch
     Csr test_excl;         // honest protocol: train ∪ validation of the local rows
     char dir[CFG_STR_MAX];
@@ -200,17 +203,20 @@ static void evaluate(Trainer *t, const Csr *heldout, const Csr *excl, Metrics *o
     const Dataset *ds = &t->ds;
     const int n = ds->n_cols;
     const int32_t n_local = ds->row_end - ds->row_begin;
+    const int fill_cache = t->g_cache != NULL; // these outputs also serve the next D phase
     for (int32_t r0 = 0; r0 < n_local; r0 += t->eval_block) {
         int B = n_local - r0 < t->eval_block ? n_local - r0 : t->eval_block;
-        cfgan_generate(&t->model, B, ds->train.row_ptr + r0, ds->train.col, t->scores);
+        float *scores = fill_cache ? t->g_cache + (size_t)r0 * n : t->scores;
+        cfgan_generate(&t->model, B, ds->train.row_ptr + r0, ds->train.col, scores);
         for (int i = 0; i < B; i++) {
             int32_t lr = r0 + i, r = ds->row_begin + lr;
             const int32_t *ex = excl->col + excl->row_ptr[lr];
             int32_t n_ex = csr_row_len(excl, lr);
-            if (ds->item_mode) topk_offer_item_column(&t->topk, r, t->scores + (size_t)i * n, n, ex, n_ex);
-            else topk_offer_user_row(&t->topk, r, t->scores + (size_t)i * n, n, ex, n_ex);
+            if (ds->item_mode) topk_offer_item_column(&t->topk, r, scores + (size_t)i * n, n, ex, n_ex);
+            else topk_offer_user_row(&t->topk, r, scores + (size_t)i * n, n, ex, n_ex);
         }
     }
+    if (fill_cache) t->g_cache_step = t->model.g.step;
     topk_finish(&t->topk);
     topk_reduce(&t->topk);
     if (util_is_root()) metrics_compute(out, &t->topk, heldout, t->cfg->topk, t->cfg->n_topk);
@@ -251,6 +257,19 @@ static void check_replicas(const Trainer *t) {
             (long long)t->s.step);
 }
 
+// G's output for every local row, in large blocks (G does not change during the D phase).
+static void refresh_g_cache(Trainer *t) {
+    timer_start(T_G_FWD);
+    const Dataset *ds = &t->ds;
+    const int32_t n_local = ds->row_end - ds->row_begin;
+    for (int32_t r0 = 0; r0 < n_local; r0 += t->eval_block) {
+        int B = n_local - r0 < t->eval_block ? n_local - r0 : t->eval_block;
+        cfgan_generate(&t->model, B, ds->train.row_ptr + r0, ds->train.col, t->g_cache + (size_t)r0 * ds->n_cols);
+    }
+    t->g_cache_step = t->model.g.step;
+    timer_stop(T_G_FWD);
+}
+
 // Continue pass s->pass of outer iteration s->outer from batch s->batch_start. Returns 1 if a
 // rank was asked to stop (after the step in flight), 0 when the pass is complete.
 static int run_pass(Trainer *t) {
@@ -260,6 +279,7 @@ static int run_pass(Trainer *t) {
     const int bs = is_d ? cfg->d_batch : cfg->g_batch;
     const int32_t n_rows = t->ds.n_rows;
     Mlp *net = is_d ? &t->model.d : &t->model.g;
+    if (is_d && t->g_cache && t->g_cache_step != t->model.g.step) refresh_g_cache(t);
     Rng rng;
     rng_init(&rng, (uint64_t)cfg->seed, RNG_SHUFFLE, (uint32_t)s->outer, (uint32_t)s->pass);
     for (int32_t r = 0; r < n_rows; r++) t->perm[r] = r;
@@ -273,7 +293,15 @@ static int run_pass(Trainer *t) {
         memset(net->grads, 0, net->n_params * sizeof(float));
         const float scale = 1.0f / (float)Bg; // the mean over the global batch
         StepStats bst = {0};
-        if (is_d) cfgan_d_step(&t->model, &b, scale, &bst);
+        if (is_d) {
+            const float *const *g_rows = NULL;
+            if (t->g_cache) {
+                for (int i = 0; i < b.B; i++)
+                    t->g_rows[i] = t->g_cache + (size_t)(b.rows[i] - t->ds.row_begin) * t->ds.n_cols;
+                g_rows = t->g_rows;
+            }
+            cfgan_d_step(&t->model, &b, g_rows, scale, &bst);
+        }
         else cfgan_g_step(&t->model, &b, scale, &bst);
         net->grads[net->n_params] = g_stop_signal ? 1.0f : 0.0f; // rides along: any rank can stop all
         timer_start(T_ALLREDUCE);
@@ -440,6 +468,10 @@ static void trainer_init(Trainer *t, const Config *cfg) {
     t->b_col = xmalloc((size_t)(most + 1) * sizeof *t->b_col);
     topk_init(&t->topk, ds->n_users, cfg->topk[cfg->n_topk - 1]);
     t->scores = xmalloc((size_t)t->eval_block * ds->n_cols * sizeof *t->scores);
+    const size_t cache_bytes = (size_t)(ds->row_end - ds->row_begin) * ds->n_cols * sizeof(float);
+    if (cache_bytes <= ((size_t)cfg->g_cache_mb << 20) && cache_bytes > 0) t->g_cache = xmalloc(cache_bytes);
+    t->g_cache_step = -1;
+    t->g_rows = xmalloc((size_t)t->max_batch * sizeof *t->g_rows);
     if (t->honest) t->best_g = xcalloc(t->model.g.n_params, sizeof(float));
     t->s.best_value = -INFINITY;
 }
@@ -453,6 +485,8 @@ static void trainer_free(Trainer *t) {
     free(t->b_col);
     topk_free(&t->topk);
     free(t->scores);
+    free(t->g_cache);
+    free(t->g_rows);
     free(t->best_g);
     dataset_free(&t->ds);
 }

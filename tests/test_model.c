@@ -40,7 +40,7 @@ static Batch batch_of(const Csr *rows, int32_t *ids, int B, uint32_t outer) {
 static double d_loss(Cfgan *m, const Batch *b, float scale) {
     StepStats st = {0};
     memset(m->d.grads, 0, m->d.n_params * sizeof(float));
-    cfgan_d_step(m, b, scale, &st);
+    cfgan_d_step(m, b, NULL, scale, &st);
     return st.d_real + st.d_fake;
 }
 
@@ -200,7 +200,7 @@ int main(void) {
             cfgan_sample_masks(&m, &b, 1, 0);
             StepStats st = {0};
             memset(m.d.grads, 0, m.d.n_params * sizeof(float));
-            cfgan_d_step(&m, &b, 1.0f / 16, &st);
+            cfgan_d_step(&m, &b, NULL, 1.0f / 16, &st);
             adam_update(&m.d, 1e-3f, 0.9f, 0.999f, 1e-8f, 0);
             double sep = (st.p_real - st.p_fake) / st.rows;
             if (it < 10) first += sep / 10;

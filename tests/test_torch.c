@@ -122,7 +122,7 @@ static void run_case(const char *tag, int scheme, int hidden, int gout, const ch
     memcpy(g0, m.g.params, m.g.n_params * sizeof(float));
     memcpy(d0, m.d.params, m.d.n_params * sizeof(float));
     StepStats st = {0};
-    cfgan_d_step(&m, &b, 1.0f / B, &st);
+    cfgan_d_step(&m, &b, NULL, 1.0f / B, &st);
     float loss = (float)(st.d_real + st.d_fake);
     uint32_t d1[1] = {1}, db[1] = {B};
     ts_add(&got, "d.loss", &loss, 1, d1);

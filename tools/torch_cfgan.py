@@ -7,8 +7,11 @@ usage:
       [--scheme ZR|PM|ZP] [--g-hidden 400] [--d-hidden 125] [--zr-ratio 0.7] [--pm-ratio 0.7]
       [--zr-coef 0.03] [--epochs 1000] [--g-steps 4] [--d-steps 2] [--g-batch 32] [--d-batch 64]
       [--g-lr 1e-4] [--d-lr 1e-4] [--g-reg 1e-3] [--d-reg 0] [--outer N] [--eval-every 1]
-      [--topk 5,10,20] [--seed 1] [--threads N] [--jsonl FILE]
+      [--topk 5,10,20] [--seed 1] [--threads N] [--blas-threads N] [--jsonl FILE]
   /usr/bin/python3 tools/torch_cfgan.py --check-fixture /work/shared/fixtures/metrics
+
+  e.g. 10 outer iterations (40 epochs) of the ML100K reference config on 2 threads:
+  /usr/bin/python3 tools/torch_cfgan.py --train ML100K.train --test ML100K.test --outer 10 --threads 2
 
 Run it with Debian's interpreter (/usr/bin/python3, python3-torch 1.13): the `python3` on PATH
 may be an interpreter without torch. The defaults are the ML100K reference config (item-based ZP).
@@ -45,12 +48,26 @@ Deliberate differences from the authors' code:
 - Seeded and repeatable (--seed): the authors reseed from the wall clock.
 - The ZR and PM sets are two independent draws. In the authors' code both draws follow a reseed
   with the same wall-clock second, so there Z_r = P_r in practice.
-- Negatives are drawn by ranking masked random keys (vectorised over all rows), not with
-  Python's random.sample, so the draws differ from any Python-loop implementation for one seed.
+- Negatives are drawn for all rows at once by thresholding random keys (sample_negatives), not
+  with Python's random.sample, so the draws differ from any per-row implementation for one seed.
 
-No Python loop over rows anywhere: loops are over outer iterations, passes and mini-batches only.
-Everything is float32 and dense (the datasets are small). Wall time is measured per phase
-(sampling, D passes, G passes, evaluation) with time.perf_counter().
+Implementation notes (speed; none of them changes what is computed):
+- No Python loop over rows anywhere: loops are over outer iterations, passes and mini-batches.
+  Everything is float32 and dense (the datasets are small). Gradients come from torch.autograd
+  (D's parameters are not differentiated in the G step, nor G's in the D step); each network's
+  parameters live in one flat buffer so that Adam is a few whole-buffer ops (class Net).
+- D's first layer is split into its condition and sample halves, so c @ W0[:n] is computed once
+  per batch for the real and the fake sample and no 2n-wide input is concatenated.
+- Threads: torch.set_num_threads(--threads, default os.cpu_count(); Debian's torch otherwise
+  starts with 1 here) and OpenBLAS's separate pthread pool gets --blas-threads (default
+  --threads). OMP_WAIT_POLICY defaults to PASSIVE (see the comment at the imports).
+- BLAS: Debian's torch 1.13 (BLAS_INFO=generic) calls the system libblas.so.3, i.e. OpenBLAS
+  0.3.21 (openblas-pthread). That OpenBLAS picks generic Prescott (SSE3) kernels on this CPU, so,
+  like the C trainer (src/blas.c), the script re-executes itself once with
+  OPENBLAS_CORETYPE=SkylakeX (Haswell on AVX2-only CPUs); CFGAN_BLAS_AUTOFIX=0 or an explicit
+  OPENBLAS_CORETYPE disables that. The choice is printed and written to the JSONL summary.
+- Wall time is measured per phase (sampling, D passes, G passes, evaluation) with
+  time.perf_counter(); "seconds per outer iteration" is the whole loop's wall time / iterations.
 """
 import argparse
 import ctypes
@@ -60,9 +77,15 @@ import os
 import sys
 import time
 
-import numpy as np
-import torch
-import torch.nn.functional as F
+# libgomp reads OMP_WAIT_POLICY when `import torch` loads it. Its default lets idle OpenMP threads
+# spin between parallel regions; on a machine with other load (or OpenBLAS's own threads) the
+# spinning threads keep the one doing the work off the cores, and measured 10-15x slower runs here
+# with --threads 2. PASSIVE makes them sleep; an explicit OMP_WAIT_POLICY in the environment wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 BETA1, BETA2, ADAM_EPS = 0.9, 0.999, 1e-8
 
@@ -98,7 +121,7 @@ def rank_keys(scores):
     ordered = torch.where(bits < 0, bits ^ 0x7FFFFFFF, bits)
     n = s.shape[1]
     tie = (n - 1) - torch.arange(n, dtype=torch.int64)
-    return (ordered << 32) + tie
+    return ordered * (1 << 32) + tie  # |ordered| <= 2^31: no int64 overflow
 
 
 def metrics(scores, train, test, ks):
@@ -195,6 +218,7 @@ class Net:
         self.lr, self.reg, self.t = lr, reg, 0
         self.m = torch.zeros_like(self.flat)
         self.v = torch.zeros_like(self.flat)
+        self.grad = torch.empty_like(self.flat)  # preallocated: a fresh 3 MB buffer per step costs page faults
         self.den = torch.empty_like(self.flat)
 
     def l2_half(self):
@@ -205,7 +229,7 @@ class Net:
         """One update from the data-loss gradients (one per param), L2 folded in: g + reg * w."""
         self.t += 1
         lr_t = self.lr * math.sqrt(1.0 - BETA2 ** self.t) / (1.0 - BETA1 ** self.t)
-        g = torch.cat([x.reshape(-1) for x in grads])
+        g = torch.cat([x.reshape(-1) for x in grads], out=self.grad)
         if self.reg:
             g.add_(self.flat, alpha=self.reg)
         self.m.mul_(BETA1).add_(g, alpha=1.0 - BETA1)
@@ -239,18 +263,44 @@ def discriminator(params, n, c_part, x):
 
 # ---- negative sampling --------------------------------------------------------------------------
 
-def sample_negatives(observed, ratio, gen):
-    """0/1 float mask with floor(|U_r| * ratio) columns per row drawn without replacement from the
-    row's unobserved columns U_r, for all rows at once: observed columns get key 2 (random keys
-    are in [0, 1)), the keys are sorted per row, and the first count_r sorted positions are
-    scattered back as ones. The count is exact even when random keys tie."""
+KEY_MAX = 2**31 - 1
+
+
+def rank_select(observed, count, gen):
+    """Bool mask with count[r] columns per row drawn without replacement from the row's
+    unobserved columns, by sorting float64 random keys (observed columns get key 2) and scattering
+    ones into the first count[r] sorted positions. Always exact, but torch's sort is slow
+    (~80 ms for ML100K's 1653 x 943): used only for the rare rows that sample_negatives hands over."""
+    rows, n = observed.shape
+    keys = torch.rand(rows, n, generator=gen, dtype=torch.float64).masked_fill_(observed, 2.0)
+    order = torch.sort(keys, dim=1, stable=True).indices
+    take = torch.arange(n).unsqueeze(0) < count.unsqueeze(1)
+    return torch.zeros(rows, n, dtype=torch.bool).scatter_(1, order, take)
+
+
+def sample_negatives(observed, ratio, gen, key_max=KEY_MAX):
+    """0/1 float mask with floor(|U_r| * ratio) columns per row drawn uniformly without
+    replacement from the row's unobserved columns U_r, for all rows at once.
+
+    Every column gets a random int32 key in [0, key_max), observed columns the key KEY_MAX; the
+    count_r-th smallest key of row r (numpy's AVX-512 sort of 32-bit keys, ~10x faster than
+    torch.sort) is the threshold, and the columns with keys <= threshold are taken. If a row's
+    threshold key is tied (probability ~n/2^31 per row) more than count_r columns pass; such rows are
+    redrawn with rank_select, which keeps the draw exact and uniform (the tie event is symmetric in
+    the columns). key_max is a parameter only so that a test can force ties."""
     rows, n = observed.shape
     unobs = (n - observed.sum(1)).to(torch.float64)
     count = torch.floor(unobs * ratio).to(torch.int64)  # float64, like Python's int(len * ratio)
-    keys = torch.rand(rows, n, generator=gen).masked_fill_(observed, 2.0)
-    order = torch.sort(keys, dim=1, stable=True).indices
-    take = (torch.arange(n).unsqueeze(0) < count.unsqueeze(1)).to(torch.float32)
-    return torch.zeros(rows, n).scatter_(1, order, take)
+    keys = torch.randint(0, key_max, (rows, n), generator=gen, dtype=torch.int32)
+    keys.masked_fill_(observed, KEY_MAX)
+    srt = torch.from_numpy(np.sort(keys.numpy(), axis=1))
+    th = srt.gather(1, (count - 1).clamp(min=0).unsqueeze(1)).squeeze(1)
+    th = torch.where(count > 0, th, torch.full_like(th, -1))
+    mask = keys <= th.unsqueeze(1)
+    tied = torch.nonzero(mask.sum(1) != count).squeeze(1)
+    if len(tied):
+        mask[tied] = rank_select(observed[tied], count[tied], gen)
+    return mask.to(torch.float32)
 
 
 # ---- training -----------------------------------------------------------------------------------
@@ -482,6 +532,8 @@ def main():
                 p.error(f"--{name.replace('_', '-')} must be >= 1")
         if a.blas_threads is not None and a.blas_threads < 1:
             p.error("--blas-threads must be >= 1")
+        if a.outer is not None and a.outer < 1:
+            p.error("--outer must be >= 1")
         if not widths(a.g_hidden) or not widths(a.d_hidden):
             p.error("G and D need at least one hidden layer")
     a.blas = blas_autoselect()  # may re-execute this script with OPENBLAS_CORETYPE set
