@@ -4,7 +4,7 @@
 set -euo pipefail
 bin=${1:-build/cfgan}
 np=${2:-2}
-. "$(dirname "$0")/mpi-env.sh"
+. "$(dirname "$0")/mpi-env.sh" "$np"
 out=runs/demo-$(date +%Y%m%d-%H%M%S)
 echo "training configs/demo.yaml on $np MPI ranks (run directory $out)"
 if [ "$np" -gt 1 ]; then
