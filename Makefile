@@ -14,16 +14,18 @@ OPTFLAGS ?= -O2
 ifeq ($(MPI),1)
   CC := mpicc
   PAR_SRC := src/par.c
+  MPI_LIBS := -lscalapack-openmpi
 else
   CC := gcc
   PAR_SRC := src/par_serial.c
+  CPPFLAGS += -DCFGAN_SERIAL
 endif
 
 PKGS     := openblas yaml-0.1
 # -fno-math-errno lets sqrtf vectorise; it keeps IEEE semantics (unlike -ffast-math, never used here)
 CFLAGS   ?= -std=c11 -Wall -Wextra -Wshadow $(OPTFLAGS) -fno-math-errno -g
 CPPFLAGS += -Iinclude -D_GNU_SOURCE -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lopenblas -lyaml) -lm
+LDLIBS   += $(MPI_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lopenblas -lyaml) -lm
 ifeq ($(SAN),1)
   CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDFLAGS += -fsanitize=address,undefined

@@ -24,8 +24,8 @@ typedef struct {
 
 void topk_init(TopK *self, int32_t n_users, int32_t k);
 void topk_reset(TopK *self);
-// Offer item with score to user's list. Items must be offered in increasing index order per user
-// for the tie rule (equal scores keep the lower index) to hold. NaN counts as -inf.
+// Offer item with score to user's list, in any order: the lists keep the best k by (score
+// descending, item ascending), so ties go to the lower index whatever the order. NaN counts as -inf.
 void topk_offer(TopK *self, int32_t user, int32_t item, float score);
 // Sort every list best-first (empty slots last).
 void topk_finish(TopK *self);

@@ -40,6 +40,10 @@ void par_alltoallv_bytes(const void *send, const size_t *send_bytes, void **recv
 // merge(in, inout, count, elem_bytes) folds in into inout. Non-root buffers are left unspecified.
 void par_reduce_custom(void *buf, int count, size_t elem_bytes,
                        void (*merge)(const void *in, void *inout, int count, size_t elem_bytes), int root);
+// Sum n doubles of every rank into root's buf (others' buf unchanged).
+void par_reduce_sum_double(double *buf, size_t n, int root);
+// Pass bytes around the ring in place: send to rank + 1, receive from rank - 1.
+void par_ring_shift(void *buf, size_t bytes);
 // 1 if every rank passed the same value.
 int par_same_u64(uint64_t v);
 // Logical OR of a flag over all ranks (for collective decisions like "stop now").

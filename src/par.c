@@ -197,6 +197,25 @@ void par_reduce_custom(void *buf, int count, size_t elem_bytes,
     MPI_Type_free(&t);
 }
 
+void par_reduce_sum_double(double *buf, size_t n, int root) {
+    if (g_size == 1) return;
+    // in chunks: MPI counts are ints
+    for (size_t off = 0; off < n; off += (size_t)1 << 28) {
+        int c = to_int(n - off < ((size_t)1 << 28) ? n - off : (size_t)1 << 28);
+        if (g_rank == root) MPI_Reduce(MPI_IN_PLACE, buf + off, c, MPI_DOUBLE, MPI_SUM, root, MPI_COMM_WORLD);
+        else MPI_Reduce(buf + off, NULL, c, MPI_DOUBLE, MPI_SUM, root, MPI_COMM_WORLD);
+    }
+}
+
+void par_ring_shift(void *buf, size_t bytes) {
+    if (g_size == 1) return;
+    int next = (g_rank + 1) % g_size, prev = (g_rank + g_size - 1) % g_size;
+    for (size_t off = 0; off < bytes; off += (size_t)1 << 30) {
+        int c = to_int(bytes - off < ((size_t)1 << 30) ? bytes - off : (size_t)1 << 30);
+        MPI_Sendrecv_replace((char *)buf + off, c, MPI_BYTE, next, 7, prev, 7, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    }
+}
+
 int par_same_u64(uint64_t v) {
     if (g_size == 1) return 1;
     uint64_t lo = v, hi = v;
