@@ -20,6 +20,8 @@ typedef struct {
     int32_t n_users, k;
     TopKEntry *e;   // (n_users, k) heap, then best-first with empty slots last
     int32_t *count; // (n_users) entries held
+    float *floor_;  // (n_users) score of the worst kept entry once full, else -inf: anything below
+                    // it cannot enter, so most offers stop at one comparison
 } TopK;
 
 void topk_init(TopK *self, int32_t n_users, int32_t k);

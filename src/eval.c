@@ -13,13 +13,19 @@ void topk_init(TopK *self, int32_t n_users, int32_t k) {
     self->k = k;
     self->e = xmalloc((size_t)n_users * (size_t)k * sizeof *self->e);
     self->count = xcalloc((size_t)n_users, sizeof *self->count);
+    self->floor_ = xmalloc(((size_t)n_users + 1) * sizeof *self->floor_);
+    topk_reset(self);
 }
 
-void topk_reset(TopK *self) { memset(self->count, 0, (size_t)self->n_users * sizeof *self->count); }
+void topk_reset(TopK *self) {
+    memset(self->count, 0, (size_t)self->n_users * sizeof *self->count);
+    for (int32_t u = 0; u < self->n_users; u++) self->floor_[u] = -INFINITY;
+}
 
 void topk_free(TopK *self) {
     free(self->e);
     free(self->count);
+    free(self->floor_);
     memset(self, 0, sizeof *self);
 }
 
@@ -53,9 +59,11 @@ void topk_offer(TopK *self, int32_t user, int32_t item, float score) {
         }
         h[i] = x;
         self->count[user] = n + 1;
+        if (n + 1 == self->k) self->floor_[user] = h[0].score;
     } else if (worse(h[0], x)) { // beats the worst kept: replace the root
         h[0] = x;
         sift_down(h, n, 0);
+        self->floor_[user] = h[0].score;
     }
 }
 
@@ -104,6 +112,7 @@ void topk_offer_user_row(TopK *self, int32_t user, const float *scores, int32_t 
                          int32_t n_exclude) {
     int32_t e = 0;
     for (int32_t i = 0; i < n_items; i++) {
+        if (scores[i] < self->floor_[user]) continue; // cannot enter the list
         while (e < n_exclude && exclude[e] < i) e++;
         if (e < n_exclude && exclude[e] == i) continue;
         topk_offer(self, user, i, scores[i]);
@@ -113,7 +122,9 @@ void topk_offer_user_row(TopK *self, int32_t user, const float *scores, int32_t 
 void topk_offer_item_column(TopK *self, int32_t item, const float *scores, int32_t n_users, const int32_t *exclude,
                             int32_t n_exclude) {
     int32_t e = 0;
+    const float *fl = self->floor_;
     for (int32_t u = 0; u < n_users; u++) {
+        if (scores[u] < fl[u]) continue; // cannot enter u's list (NaN falls through to the full check)
         while (e < n_exclude && exclude[e] < u) e++;
         if (e < n_exclude && exclude[e] == u) continue;
         topk_offer(self, u, item, scores[u]);

@@ -80,6 +80,26 @@ int main(void) {
         topk_free(&c);
     });
 
+    TEST("eval: the lists do not depend on the order items are offered in", {
+        enum { N = 300, K = 10 };
+        float s[N];
+        for (int i = 0; i < N; i++) s[i] = (float)rng_below(&rng, 8); // heavy ties
+        TopK fwd, rev, shuf;
+        topk_init(&fwd, 1, K), topk_init(&rev, 1, K), topk_init(&shuf, 1, K);
+        int32_t order[N];
+        for (int i = 0; i < N; i++) order[i] = i;
+        rng_shuffle(&rng, order, N);
+        for (int i = 0; i < N; i++) {
+            topk_offer(&fwd, 0, i, s[i]);
+            topk_offer(&rev, 0, N - 1 - i, s[N - 1 - i]);
+            topk_offer(&shuf, 0, order[i], s[order[i]]);
+        }
+        topk_finish(&fwd), topk_finish(&rev), topk_finish(&shuf);
+        CHECK(memcmp(fwd.e, rev.e, K * sizeof(TopKEntry)) == 0, "reverse order changed the list");
+        CHECK(memcmp(fwd.e, shuf.e, K * sizeof(TopKEntry)) == 0, "shuffled order changed the list");
+        topk_free(&fwd), topk_free(&rev), topk_free(&shuf);
+    });
+
     TEST("eval: metrics by hand (P, R, NDCG with IDCG over min(|T|, K), MRR, users without test items skipped)", {
         // user 0 ranks [4, 1, 7]; test {1, 9}: hit at position 2
         // user 1 ranks [2, 3, 5]; test {2, 3, 5, 6}: hits at 1, 2, 3
