@@ -39,7 +39,7 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BIN      := $(BUILD)/cfgan
 
-.PHONY: all deps run test test-only asan install clean bench help
+.PHONY: all deps run test test-only asan install clean bench help fuzz
 all: $(BIN) $(TEST_BIN)
 
 help:
@@ -49,6 +49,7 @@ help:
 	@echo "make test      deps + build + the whole test suite"
 	@echo "make asan      the test suite under -fsanitize=address,undefined (in build-asan/)"
 	@echo "make bench     speed and memory benchmark (tools/bench.py; needs CFGAN_DATA for the real workloads)"
+	@echo "make fuzz      libFuzzer on the config reader and the data pipeline (FUZZ_SECONDS=60 each)"
 	@echo "make install   copy cfgan to $(PREFIX)/bin"
 	@echo "make clean     remove build directories"
 
@@ -88,6 +89,19 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@/usr/bin/python3 tools/bench.py
 
+# libFuzzer targets (clang): the config reader and the data pipeline, FUZZ_SECONDS each
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := build-fuzz
+FUZZ_SRC     := $(filter-out src/main.c src/par.c,$(wildcard src/*.c))
+FUZZ_FLAGS   := -std=c11 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -Iinclude -D_GNU_SOURCE -DCFGAN_SERIAL $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+fuzz: deps
+	@mkdir -p $(FUZZ_BUILD)
+	@for t in config data; do \
+	  clang $(FUZZ_FLAGS) -fsanitize=fuzzer -o $(FUZZ_BUILD)/fuzz_$$t tests/fuzz/fuzz_$$t.c $(FUZZ_SRC) \
+	    $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lopenblas -lyaml) -lm || exit 1; \
+	done
+	@bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPTFLAGS=-O1 all
 	@CFGAN_SANITIZED=1 bash tests/run.sh build-asan
@@ -97,6 +111,6 @@ install: $(BIN)
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/cfgan
 
 clean:
-	rm -rf build build-asan build-serial
+	rm -rf build build-asan build-serial build-fuzz
 
 -include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d)

@@ -442,24 +442,44 @@ static const char *yaml_error_what(const yaml_parser_t *p) {
     return p->problem ? p->problem : "YAML syntax error";
 }
 
-void config_load_text(Config *self, const char *text, size_t n, const char *path) {
-    snprintf(self->path, sizeof self->path, "%s", path);
+// libyaml state of the load in progress. A load that ends in die() never returns (the program
+// exits); where die() is caught instead (the fuzz tests), the next load frees what was left.
+static struct {
     yaml_parser_t parser;
-    yaml_document_t doc;
-    if (!yaml_parser_initialize(&parser)) die(EXIT_RUNTIME, "%s: cannot initialise the YAML parser", path);
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, n);
-    if (!yaml_parser_load(&parser, &doc)) {
-        yaml_mark_t m = parser.problem_mark;
+    yaml_document_t doc, doc2;
+    int parser_live, doc_live, doc2_live;
+    char *set_in_file;
+} g_load;
+
+static void release_load(void) {
+    if (g_load.doc2_live) yaml_document_delete(&g_load.doc2);
+    if (g_load.doc_live) yaml_document_delete(&g_load.doc);
+    if (g_load.parser_live) yaml_parser_delete(&g_load.parser);
+    free(g_load.set_in_file);
+    memset(&g_load, 0, sizeof g_load);
+}
+
+void config_load_text(Config *self, const char *text, size_t n, const char *path) {
+    release_load();
+    snprintf(self->path, sizeof self->path, "%s", path);
+    yaml_parser_t *parser = &g_load.parser;
+    if (!yaml_parser_initialize(parser)) die(EXIT_RUNTIME, "%s: cannot initialise the YAML parser", path);
+    g_load.parser_live = 1;
+    yaml_parser_set_input_string(parser, (const unsigned char *)text, n);
+    if (!yaml_parser_load(parser, &g_load.doc)) {
+        yaml_mark_t m = parser->problem_mark;
         char msg[512];
-        if (parser.context)
-            snprintf(msg, sizeof msg, "YAML syntax error: %s %s", yaml_error_what(&parser), parser.context);
+        if (parser->context)
+            snprintf(msg, sizeof msg, "YAML syntax error: %s %s", yaml_error_what(parser), parser->context);
         else
-            snprintf(msg, sizeof msg, "YAML syntax error: %s", yaml_error_what(&parser));
-        if (parser.error == YAML_READER_ERROR) m.line = 0, m.column = 0, snprintf(msg, sizeof msg, "not a text file: %s", yaml_error_what(&parser));
+            snprintf(msg, sizeof msg, "YAML syntax error: %s", yaml_error_what(parser));
+        if (parser->error == YAML_READER_ERROR) m.line = 0, m.column = 0, snprintf(msg, sizeof msg, "not a text file: %s", yaml_error_what(parser));
         die_at(path, m, msg);
     }
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
-    Loader L = {self, path, &doc, xcalloc(N_KEYS, 1)};
+    g_load.doc_live = 1;
+    yaml_node_t *root = yaml_document_get_root_node(&g_load.doc);
+    g_load.set_in_file = xcalloc(N_KEYS, 1);
+    Loader L = {self, path, &g_load.doc, g_load.set_in_file};
     if (root) {
         if (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0) {
             // empty document: defaults only
@@ -470,15 +490,14 @@ void config_load_text(Config *self, const char *text, size_t n, const char *path
         }
     }
     // a second document in the same file is almost certainly a mistake
-    yaml_document_t doc2;
-    if (yaml_parser_load(&parser, &doc2)) {
-        yaml_node_t *r2 = yaml_document_get_root_node(&doc2);
+    if (yaml_parser_load(parser, &g_load.doc2)) {
+        g_load.doc2_live = 1;
+        yaml_node_t *r2 = yaml_document_get_root_node(&g_load.doc2);
         if (r2) die_at(path, r2->start_mark, "more than one YAML document (remove the '---' separator)");
-        yaml_document_delete(&doc2);
     } else {
-        yaml_mark_t m = parser.problem_mark;
+        yaml_mark_t m = parser->problem_mark;
         char msg[512];
-        snprintf(msg, sizeof msg, "YAML syntax error: %s", yaml_error_what(&parser));
+        snprintf(msg, sizeof msg, "YAML syntax error: %s", yaml_error_what(parser));
         die_at(path, m, msg);
     }
     // origins point into `path`, which must outlive the config: keep a copy
@@ -486,9 +505,7 @@ void config_load_text(Config *self, const char *text, size_t n, const char *path
     self->origin_file = xstrdup(path);
     for (int i = 0; i < N_KEYS; i++)
         if (L.set_in_file[i]) self->origin[i].file = self->origin_file;
-    free(L.set_in_file);
-    yaml_document_delete(&doc);
-    yaml_parser_delete(&parser);
+    release_load();
 }
 
 void config_load_file(Config *self, const char *path) {

@@ -88,14 +88,14 @@ void par_bcast(void *buf, size_t bytes, int root) {
 }
 void par_gather(const void *in, size_t bytes, void *out, int root) {
     if (g_size == 1) {
-        memcpy(out, in, bytes);
+        if (bytes) memcpy(out, in, bytes);
         return;
     }
     MPI_Gather(in, to_int(bytes), MPI_BYTE, out, to_int(bytes), MPI_BYTE, root, MPI_COMM_WORLD);
 }
 void par_gatherv(const void *in, size_t bytes, void *out, const size_t *counts, const size_t *displs, int root) {
     if (g_size == 1) {
-        memcpy((char *)out + displs[0], in, bytes);
+        if (bytes) memcpy((char *)out + displs[0], in, bytes);
         return;
     }
     int *c = NULL, *d = NULL;
@@ -124,7 +124,7 @@ void par_allgatherv_bytes(const void *in, size_t bytes, void **out, size_t *out_
     *out = xmalloc(total ? total : 1);
     *out_bytes = total;
     if (g_size > 1) MPI_Allgatherv(in, mine, MPI_BYTE, *out, counts, displs, MPI_BYTE, MPI_COMM_WORLD);
-    else memcpy(*out, in, bytes);
+    else if (bytes) memcpy(*out, in, bytes); // in may be NULL when there is nothing to send
     free(counts);
     free(displs);
 }
@@ -135,7 +135,7 @@ void par_gatherv_bytes(const void *in, size_t bytes, void **out, size_t *out_byt
     *out_bytes = 0;
     if (g_size == 1) {
         *out = xmalloc(bytes ? bytes : 1);
-        memcpy(*out, in, bytes);
+        if (bytes) memcpy(*out, in, bytes);
         *out_bytes = bytes;
         return;
     }
@@ -158,7 +158,7 @@ void par_gatherv_bytes(const void *in, size_t bytes, void **out, size_t *out_byt
 void par_alltoallv_bytes(const void *send, const size_t *send_bytes, void **recv, size_t *recv_bytes) {
     if (g_size == 1) {
         *recv = xmalloc(send_bytes[0] ? send_bytes[0] : 1);
-        memcpy(*recv, send, send_bytes[0]);
+        if (send_bytes[0]) memcpy(*recv, send, send_bytes[0]);
         *recv_bytes = send_bytes[0];
         return;
     }

@@ -25,17 +25,17 @@ void par_min_double(double *buf, size_t n) { (void)buf, (void)n; }
 void par_bcast(void *buf, size_t bytes, int root) { (void)buf, (void)bytes, (void)root; }
 void par_gather(const void *in, size_t bytes, void *out, int root) {
     (void)root;
-    memcpy(out, in, bytes);
+    if (bytes) memcpy(out, in, bytes);
 }
 void par_gatherv(const void *in, size_t bytes, void *out, const size_t *counts, const size_t *displs, int root) {
     (void)counts, (void)root;
-    memcpy((char *)out + displs[0], in, bytes);
+    if (bytes) memcpy((char *)out + displs[0], in, bytes);
 }
 void par_barrier(void) {}
 int par_any(int flag) { return flag; }
 static void copy_out(const void *in, size_t bytes, void **out, size_t *out_bytes) {
     *out = xmalloc(bytes ? bytes : 1);
-    memcpy(*out, in, bytes);
+    if (bytes) memcpy(*out, in, bytes); // in may be NULL when there is nothing to send
     *out_bytes = bytes;
 }
 void par_allgatherv_bytes(const void *in, size_t bytes, void **out, size_t *out_bytes) { copy_out(in, bytes, out, out_bytes); }

@@ -9,6 +9,8 @@ pkgs=(
   libyaml-dev                       # config reader
   python3-numpy python3-torch       # tools/: PyTorch reference
   python3-matplotlib python3-scipy  # tools/: plots
+  clang libclang-rt-14-dev          # make fuzz: libFuzzer and the sanitizer runtimes
+  valgrind                          # the memory check in make test
 )
 missing=()
 for p in "${pkgs[@]}"; do
