@@ -86,6 +86,15 @@ int ckpt_write(const Checkpoint *self, const char *dir, int keep, char *path_out
         errno = saved;
         return -1;
     }
+    // temporary files of writes cut short (a killed process) are left over: remove them
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (strncmp(e->d_name, "ckpt-", 5) == 0 && strstr(e->d_name, ".bin.tmp.")) {
+            char p[4096];
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            if (strcmp(p, path_out) != 0) unlink(p);
+        }
+    if (d) closedir(d);
     char **names;
     int count = list_checkpoints(dir, &names);
     for (int i = 0; i < count; i++) {
