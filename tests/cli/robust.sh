@@ -60,7 +60,9 @@ else
 fi
 
 # --- valgrind: no invalid accesses, no uninitialised reads, no leaks
-if command -v valgrind > /dev/null; then
+if [ "${CFGAN_SANITIZED:-0}" = 1 ]; then
+  echo "skip robust: valgrind (the binary is built with AddressSanitizer, which valgrind cannot run)"
+elif command -v valgrind > /dev/null; then
   OPENBLAS_NUM_THREADS=1 valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9 \
     "$CFGAN" train "$DEMO" --set train.epochs=2 --set data.synthetic.users=200 --set data.synthetic.items=100 \
     --set data.synthetic.interactions=4000 --out "$TMP/vg" > "$TMP/vg.log" 2>&1; st=$?
