@@ -39,7 +39,7 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BIN      := $(BUILD)/cfgan
 
-.PHONY: all deps run test test-only asan install clean bench help fuzz
+.PHONY: all deps run test test-only asan install clean bench help fuzz test-slurm
 all: $(BIN) $(TEST_BIN)
 
 help:
@@ -50,6 +50,7 @@ help:
 	@echo "make asan      the test suite under -fsanitize=address,undefined (in build-asan/)"
 	@echo "make bench     speed and memory benchmark (tools/bench.py; needs CFGAN_DATA for the real workloads)"
 	@echo "make fuzz      libFuzzer on the config reader and the data pipeline (FUZZ_SECONDS=60 each)"
+	@echo "make test-slurm  jobs/*.sbatch on a throwaway single-node SLURM cluster (installs slurm-wlm, munge)"
 	@echo "make install   copy cfgan to $(PREFIX)/bin"
 	@echo "make clean     remove build directories"
 
@@ -81,6 +82,11 @@ run: deps
 test: deps
 	@$(MAKE) --no-print-directory all
 	@bash tests/run.sh $(BUILD)
+
+# a throwaway single-node SLURM cluster: jobs/*.sbatch submitted, preempted, requeued, resumed
+test-slurm: deps
+	@$(MAKE) --no-print-directory all
+	@bash tests/slurm/test-slurm.sh
 
 test-only: all
 	@bash tests/run.sh $(BUILD)

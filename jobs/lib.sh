@@ -1,3 +1,4 @@
+# shellcheck shell=bash source-path=SCRIPTDIR
 # jobs/lib.sh: the run logic shared by the cfgan SLURM job scripts (train.sbatch, sweep.sbatch,
 # baselines.sbatch). Sourced, never run. It
 #   - finds the project (SLURM_SUBMIT_DIR: submit the jobs from the repository root) and the
@@ -44,6 +45,9 @@ cfgan_setup() {
     srun | mpirun) ;;
     *) cfgan_die 2 "LAUNCHER must be srun or mpirun, not '$LAUNCHER'" ;;
   esac
+  if [ -z "${SLURM_JOB_ID:-}" ] && [ "$LAUNCHER" = srun ]; then
+    cfgan_die 2 "not inside a SLURM job: submit with sbatch (or run here with LAUNCHER=mpirun)"
+  fi
 
   # One BLAS thread per allocated CPU of a task: ranks x threads must not exceed the cores.
   export OPENBLAS_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}
@@ -63,6 +67,7 @@ cfgan_setup() {
   _cfgan_pending=''    # a signal that arrived before the launcher was started
   _cfgan_trapped=0     # set by the trap: wait was interrupted by a signal
   _cfgan_terminated=0  # SIGTERM seen: the job is being cancelled or killed, do not requeue
+  _cfgan_requeueing=0  # 1 while `scontrol requeue` runs
   trap '_cfgan_on_signal USR1' USR1
   trap '_cfgan_on_signal TERM' TERM
 }
@@ -73,7 +78,9 @@ cfgan_setup() {
 _cfgan_on_signal() {
   _cfgan_trapped=1
   [ "$1" = TERM ] && _cfgan_terminated=1
-  if [ -n "$_cfgan_pid" ]; then
+  if [ "$_cfgan_requeueing" = 1 ]; then
+    return 0 # SLURM ending this incarnation after `scontrol requeue`
+  elif [ -n "$_cfgan_pid" ]; then
     cfgan_log "batch shell got SIG$1: asking cfgan (launcher pid $_cfgan_pid) to checkpoint and stop"
     kill -s USR1 "$_cfgan_pid" 2>/dev/null || true
   elif [ "$_cfgan_started" = 1 ]; then
@@ -177,16 +184,23 @@ cfgan_train() {
 cfgan_requeue_or_exit() {
   local status=$1 restarts=${SLURM_RESTART_COUNT:-0}
   if [ -z "${SLURM_JOB_ID:-}" ]; then
-    cfgan_log "not running under SLURM: not requeueing; continue with the same command (it resumes)"
+    cfgan_log "not running under SLURM: not requeueing; to continue, run the same command with RUN_DIR=$dir"
   elif [ "$_cfgan_terminated" = 1 ]; then
     cfgan_log "the job got SIGTERM (cancelled or past its time limit): not requeueing; resubmit to resume"
   elif [ "$restarts" -ge "${MAX_RESTARTS:-50}" ]; then
     cfgan_log "already restarted $restarts times (MAX_RESTARTS=${MAX_RESTARTS:-50}): not requeueing"
-  elif scontrol requeue "$SLURM_JOB_ID"; then
-    cfgan_log "requeued job $SLURM_JOB_ID: it will resume from the checkpoint when it starts again"
-    exit 0
   else
-    cfgan_log "scontrol requeue $SLURM_JOB_ID failed: resubmit the job to resume"
+    # A successful requeue ends this incarnation of the job at once: SLURM sends SIGTERM to every
+    # process of the batch step, scontrol included. So scontrol runs with SIGTERM ignored, and a
+    # SIGTERM that arrives meanwhile is the requeue itself, not a cancellation.
+    _cfgan_requeueing=1
+    local rc=0
+    (trap '' TERM && exec scontrol requeue "$SLURM_JOB_ID") || rc=$?
+    if [ "$rc" -eq 0 ] || [ "$_cfgan_terminated" = 1 ]; then
+      cfgan_log "requeued job $SLURM_JOB_ID: it will resume from the checkpoint when it starts again"
+      exit 0
+    fi
+    cfgan_log "scontrol requeue $SLURM_JOB_ID failed (status $rc): resubmit the job to resume"
   fi
   exit "$status"
 }

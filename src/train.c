@@ -345,6 +345,10 @@ static int run_pass(Trainer *t) {
 static void save_checkpoint(Trainer *t) {
     timer_start(T_CKPT);
     t->s.elapsed = wall_seconds() - t->t_start;
+    // the loss sums of an interrupted pass are per rank: keep every rank's
+    void *pass_sums;
+    size_t pass_bytes;
+    par_gatherv_bytes(&t->s.pass_st, sizeof t->s.pass_st, &pass_sums, &pass_bytes, 0);
     if (util_is_root()) {
         Checkpoint c = {0};
         c.config_hash = config_hash(t->cfg);
@@ -354,6 +358,7 @@ static void save_checkpoint(Trainer *t) {
         c.step = t->s.step;
         const Mlp *g = &t->model.g, *d = &t->model.d;
         ckpt_add(&c, "state", &t->s, sizeof t->s);
+        ckpt_add(&c, "pass_sums", pass_sums, pass_bytes);
         ckpt_add(&c, "g.params", g->params, g->n_params * sizeof(float));
         ckpt_add(&c, "g.m", g->m, g->n_params * sizeof(float));
         ckpt_add(&c, "g.v", g->v, g->n_params * sizeof(float));
@@ -376,6 +381,7 @@ static void save_checkpoint(Trainer *t) {
                       strerror(errno));
         free(cfg_text);
     }
+    free(pass_sums);
     timer_stop(T_CKPT);
 }
 
@@ -426,6 +432,19 @@ static void load_checkpoint(Trainer *t) {
         const void *src = ckpt_get(&c, parts[i].name, parts[i].bytes);
         if (!src) die(EXIT_INPUT, "%s: section '%s' is missing or has the wrong size", path, parts[i].name);
         memcpy(parts[i].dst, src, parts[i].bytes);
+    }
+    // this rank's loss sums of the interrupted pass; with another rank count, rank 0 takes them all
+    const StepStats *sums = ckpt_get(&c, "pass_sums", (size_t)c.ranks * sizeof(StepStats));
+    if (!sums) die(EXIT_INPUT, "%s: section 'pass_sums' is missing or has the wrong size", path);
+    if (c.ranks == par_size()) {
+        t->s.pass_st = sums[par_rank()];
+    } else {
+        memset(&t->s.pass_st, 0, sizeof t->s.pass_st);
+        for (int r = 0; r < c.ranks && util_is_root(); r++) {
+            double *acc = &t->s.pass_st.d_real;
+            const double *add = &sums[r].d_real;
+            for (int k = 0; k < 7; k++) acc[k] += add[k];
+        }
     }
     t->t_start = wall_seconds() - t->s.elapsed;
     info("resuming %s from %s (epoch %d, step %lld)", t->dir, path, t->s.epoch, (long long)t->s.step);
