@@ -57,9 +57,9 @@ void sparse_forward(float *out, const SparseBatch *x, const float *w, const floa
 void sparse_backward_w(float *dw, const float *dout, const SparseBatch *x, int OUT);
 
 // y = act(y) in place, n elements.
-void act_forward(float *y, size_t n, Act act);
+void act_forward(float *restrict y, size_t n, Act act);
 // dpre = dy ⊙ act'(·) expressed through the activation's output y, in place on dy.
-void act_backward(float *dy, const float *y, size_t n, Act act);
+void act_backward(float *restrict dy, const float *restrict y, size_t n, Act act);
 
 // Σ_b scale·bce(logit_b, label) with the stable form max(l,0) − l·y + log(1 + e^−|l|);
 // dlogit[b] += scale·(σ(l_b) − label). Returns the (double) loss sum.

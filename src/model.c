@@ -16,6 +16,28 @@
 #define HOT_LOOP
 #endif
 
+HOT_LOOP static void mul_into(float *restrict out, const float *restrict a, const float *restrict b, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = a[i] * b[i];
+}
+
+// Σ_i rows of dh into db (the bias gradient of a batch).
+HOT_LOOP static void add_rows(float *restrict db, const float *restrict dh, int B, int H) {
+    for (int i = 0; i < B; i++)
+        for (int o = 0; o < H; o++) db[o] += dh[(size_t)i * H + o];
+}
+
+// dy = dx ⊙ k + c2 · z ⊙ y; returns Σ z·y² (the ZR penalty before its weight).
+HOT_LOOP static double g_output_grad(float *restrict dy, const float *restrict dx, const float *restrict k,
+                                    const float *restrict z, const float *restrict y, float c2, size_t n) {
+    double zr = 0;
+    for (size_t i = 0; i < n; i++) {
+        float zy = z[i] * y[i];
+        zr += (double)(zy * y[i]);
+        dy[i] = dx[i] * k[i] + c2 * zy;
+    }
+    return zr;
+}
+
 static Act hidden_act(int a) { return a == HIDDEN_TANH ? ACT_TANH : a == HIDDEN_RELU ? ACT_RELU : ACT_SIGMOID; }
 
 // Point the activation views (grads = 0) or their gradient views (grads = 1) into one flat
@@ -243,8 +265,7 @@ static void d_backward(Cfgan *s, const SparseBatch *e, const float *x_dense, flo
     const float *w_x = mlp_w(d, 0) + (size_t)n * H;
     if (want_params) {
         float *dw_cond = mlp_dw(d, 0), *dw_x = dw_cond + (size_t)n * H, *db = mlp_db(d, 0);
-        for (int i = 0; i < B; i++)
-            for (int o = 0; o < H; o++) db[o] += dh[0][(size_t)i * H + o];
+        add_rows(db, dh[0], B, H);
         sparse_backward_w(dw_cond, dh[0], e, H); // dW_cond += eᵀ·dH0
         if (x_dense) timer_gemm(n, H, B, 1, 0);
         if (x_dense) // dW_x += x_fakeᵀ·dH0
@@ -257,11 +278,7 @@ static void d_backward(Cfgan *s, const SparseBatch *e, const float *x_dense, flo
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, n, H, 1.0f, dh[0], H, w_x, H, 1.0f, dx_dense, n);
 }
 
-static void make_fake(Cfgan *s, int B) {
-    const size_t nn = (size_t)B * s->n_cols;
-    const float *y = g_out(s);
-    for (size_t i = 0; i < nn; i++) s->x_fake[i] = y[i] * s->k_mask[i];
-}
+static void make_fake(Cfgan *s, int B) { mul_into(s->x_fake, g_out(s), s->k_mask, (size_t)B * s->n_cols); }
 
 // Backward kernels accumulate, so the first B rows of every activation gradient start at zero.
 static void zero_dacts(Cfgan *s, int B) {
@@ -290,11 +307,7 @@ void cfgan_d_step(Cfgan *self, const Batch *b, const float *const *g_rows, float
     timer_start(T_G_FWD);
     if (g_rows) { // G is fixed during the D phase: its outputs were computed once for all rows
         const size_t n = (size_t)self->n_cols;
-        for (int i = 0; i < b->B; i++) {
-            const float *y = g_rows[i], *k = self->k_mask + i * n;
-            float *x = self->x_fake + i * n;
-            for (size_t j = 0; j < n; j++) x[j] = y[j] * k[j];
-        }
+        for (int i = 0; i < b->B; i++) mul_into(self->x_fake + i * n, g_rows[i], self->k_mask + i * n, n);
     } else {
         g_forward(self, &e);
         make_fake(self, b->B);
@@ -338,16 +351,12 @@ void cfgan_g_step(Cfgan *self, const Batch *b, float scale, StepStats *st) {
     // dG(e) = dx_fake ⊙ k  (+ ZR: d/dy of zr_coef·scale·Σ_Z y² = 2·zr_coef·scale·y on Z)
     float *y = g_out(self), *dy = self->dg_h[Lg - 1];
     const size_t nn = (size_t)B * n;
-    for (size_t i = 0; i < nn; i++) dy[i] = self->dx_fake[i] * self->k_mask[i];
     if (self->scheme != SCHEME_PM) {
-        double zr = 0;
         const float c2 = 2.0f * self->zr_coef * scale;
-        for (size_t i = 0; i < nn; i++) {
-            float zy = self->z_mask[i] * y[i];
-            zr += (double)zy * y[i];
-            dy[i] += c2 * zy;
-        }
+        double zr = g_output_grad(dy, self->dx_fake, self->k_mask, self->z_mask, y, c2, nn);
         st->g_zr += (double)self->zr_coef * scale * zr;
+    } else {
+        mul_into(dy, self->dx_fake, self->k_mask, nn);
     }
     for (int l = Lg - 1; l >= 1; l--) {
         act_backward(self->dg_h[l], self->g_h[l], (size_t)B * g->dims[l + 1], g->act[l]);
@@ -356,9 +365,7 @@ void cfgan_g_step(Cfgan *self, const Batch *b, float scale, StepStats *st) {
     }
     const int H = g->dims[1];
     act_backward(self->dg_h[0], self->g_h[0], (size_t)B * H, g->act[0]);
-    float *db = mlp_db(g, 0);
-    for (int i = 0; i < B; i++)
-        for (int o = 0; o < H; o++) db[o] += self->dg_h[0][(size_t)i * H + o];
+    add_rows(mlp_db(g, 0), self->dg_h[0], B, H);
     sparse_backward_w(mlp_dw(g, 0), self->dg_h[0], &e, H); // dW0 += eᵀ·dH0
     timer_stop(T_G_BWD);
 }

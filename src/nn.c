@@ -11,6 +11,21 @@
 #include "timer.h"
 #include "util.h"
 
+// Hot loops (sparse gathers and scatters, activations, the optimizer) get vectorised clones for
+// AVX-512 and AVX2 beside the baseline, picked when the program loads: the binary stays portable.
+// -O2 alone leaves them scalar (it will not add the alias checks they need; `restrict` says why
+// none are needed).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define HOT_LOOP __attribute__((target_clones("avx512f", "avx2", "default"), optimize("tree-vectorize")))
+#else
+#define HOT_LOOP
+#endif
+
+// y += x over n floats (rows of weights, gradients and biases)
+HOT_LOOP static void add_row(float *restrict y, const float *restrict x, int n) {
+    for (int o = 0; o < n; o++) y[o] += x[o];
+}
+
 void mlp_init(Mlp *self, int n_layers, const int *dims, const Act *acts) {
     memset(self, 0, sizeof *self);
     if (n_layers < 1 || n_layers > NN_MAX_LAYERS) die(EXIT_INPUT, "a network needs 1 to %d layers", NN_MAX_LAYERS);
@@ -73,10 +88,7 @@ void dense_backward(float *din, float *dw, float *db, const float *dout, const f
     // dW += Xᵀ·dY
     if (dw) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, IN, OUT, B, 1.0f, in, IN, dout, OUT, 1.0f, dw, OUT);
     if (db)
-        for (int i = 0; i < B; i++) {
-            const float *d = dout + (size_t)i * OUT;
-            for (int o = 0; o < OUT; o++) db[o] += d[o];
-        }
+        for (int i = 0; i < B; i++) add_row(db, dout + (size_t)i * OUT, OUT);
 }
 
 void dense_forward_ref(float *out, const float *in, const float *w, const float *b, int B, int IN, int OUT) {
@@ -112,10 +124,7 @@ void sparse_forward(float *out, const SparseBatch *x, const float *w, const floa
             else memset(y, 0, (size_t)OUT * sizeof(float));
         }
         // Y[i] += Σ_{j ∈ row i} W[j]: a gather of weight rows, O(nnz·OUT) instead of O(IN·OUT)
-        for (int64_t k = x->ptr[i]; k < x->ptr[i + 1]; k++) {
-            const float *wr = w + (size_t)x->col[k] * OUT;
-            for (int o = 0; o < OUT; o++) y[o] += wr[o];
-        }
+        for (int64_t k = x->ptr[i]; k < x->ptr[i + 1]; k++) add_row(y, w + (size_t)x->col[k] * OUT, OUT);
     }
 }
 
@@ -124,10 +133,7 @@ void sparse_backward_w(float *dw, const float *dout, const SparseBatch *x, int O
     // dW[j] += dY[i] for every nonzero (i, j): the transpose of the gather above
     for (int i = 0; i < x->B; i++) {
         const float *d = dout + (size_t)i * OUT;
-        for (int64_t k = x->ptr[i]; k < x->ptr[i + 1]; k++) {
-            float *g = dw + (size_t)x->col[k] * OUT;
-            for (int o = 0; o < OUT; o++) g[o] += d[o];
-        }
+        for (int64_t k = x->ptr[i]; k < x->ptr[i + 1]; k++) add_row(dw + (size_t)x->col[k] * OUT, d, OUT);
     }
 }
 
@@ -139,7 +145,7 @@ float sigmoidf_stable(float x) {
     return e / (1.0f + e);
 }
 
-void act_forward(float *y, size_t n, Act act) {
+HOT_LOOP void act_forward(float *restrict y, size_t n, Act act) {
     switch (act) {
     case ACT_LINEAR: break;
     case ACT_SIGMOID: for (size_t i = 0; i < n; i++) y[i] = sigmoidf_stable(y[i]); break;
@@ -148,7 +154,7 @@ void act_forward(float *y, size_t n, Act act) {
     }
 }
 
-void act_backward(float *dy, const float *y, size_t n, Act act) {
+HOT_LOOP void act_backward(float *restrict dy, const float *restrict y, size_t n, Act act) {
     switch (act) {
     case ACT_LINEAR: break;
     case ACT_SIGMOID: for (size_t i = 0; i < n; i++) dy[i] *= y[i] * (1 - y[i]); break;
@@ -180,13 +186,6 @@ void l2_grad(float *grads, const float *params, size_t n, float reg) {
 
 // ---- optimizers -------------------------------------------------------------------------------
 
-// Elementwise loops over whole parameter buffers are compute-bound: build vectorised clones for
-// AVX-512 and AVX2 beside the baseline, chosen when the program loads (the binary stays portable).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define HOT_LOOP __attribute__((target_clones("avx512f", "avx2", "default"), optimize("tree-vectorize")))
-#else
-#define HOT_LOOP
-#endif
 
 HOT_LOOP static void adam_kernel(float *restrict w, const float *restrict grad, float *restrict m, float *restrict v,
                                  size_t n, float lr_t, float beta1, float beta2, float eps, float reg) {
