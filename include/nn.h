@@ -65,6 +65,8 @@ void act_backward(float *restrict dy, const float *restrict y, size_t n, Act act
 // dlogit[b] += scale·(σ(l_b) − label). Returns the (double) loss sum.
 double bce_logits(float *dlogit, const float *logit, float label, int B, float scale);
 float sigmoidf_stable(float x);
+// The vectorisable exp used by the sigmoid activation (within 2 ulp of expf on [-87, 88]).
+float exp_approx(float x);
 
 // Σ w²/2 over the whole parameter buffer, accumulated in double.
 double l2_half(const float *params, size_t n);

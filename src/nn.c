@@ -139,6 +139,29 @@ void sparse_backward_w(float *dw, const float *dout, const SparseBatch *x, int O
 
 // ---- activations and losses -------------------------------------------------------------------
 
+// exp(x) in a form the compiler can vectorise (libm's expf is one call per element): Cody-Waite
+// reduction x = n·ln2 + r, |r| <= ln2/2, Cephes' degree-6 polynomial for e^r, 2^n through the
+// exponent bits. Within 2 ulp of expf for x in [-87, 88]; the argument is clamped to that range.
+static inline float exp_vec(float x) {
+    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+    const float big = 12582912.0f; // 1.5·2^23: adding and subtracting it rounds to an integer
+    float n = (x * 1.44269504088896341f + big) - big;
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+float exp_approx(float x) { return exp_vec(x); }
+
 float sigmoidf_stable(float x) {
     if (x >= 0) return 1.0f / (1.0f + expf(-x));
     float e = expf(x);
@@ -148,7 +171,7 @@ float sigmoidf_stable(float x) {
 HOT_LOOP void act_forward(float *restrict y, size_t n, Act act) {
     switch (act) {
     case ACT_LINEAR: break;
-    case ACT_SIGMOID: for (size_t i = 0; i < n; i++) y[i] = sigmoidf_stable(y[i]); break;
+    case ACT_SIGMOID: for (size_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + exp_vec(-y[i])); break;
     case ACT_TANH: for (size_t i = 0; i < n; i++) y[i] = tanhf(y[i]); break;
     case ACT_RELU: for (size_t i = 0; i < n; i++) y[i] = y[i] > 0 ? y[i] : 0; break;
     }

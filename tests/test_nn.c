@@ -133,6 +133,23 @@ int main(void) {
         });
     }
 
+    TEST("nn: the vectorised exp is within 2 ulp of expf, the sigmoid within 2 ulp of the stable form", {
+        double worst_ulp = 0, worst_sig = 0;
+        for (int i = 0; i <= 200000; i++) {
+            float xi = -87.0f + 175.0f * (float)i / 200000.0f;
+            float ea = exp_approx(xi), eb = expf(xi);
+            double ulp = fabs((double)ea - eb) / (nextafterf(eb, INFINITY) - eb);
+            if (ulp > worst_ulp) worst_ulp = ulp;
+            float y = xi / 4; // sigmoid inputs of hidden layers
+            float s = y;
+            act_forward(&s, 1, ACT_SIGMOID);
+            double e = fabs((double)s - sigmoidf_stable(y));
+            if (e > worst_sig) worst_sig = e;
+        }
+        CHECK(worst_ulp <= 2, "exp_approx is %.2f ulp from expf", worst_ulp);
+        CHECK(worst_sig <= 2.4e-7, "sigmoid differs by %g (2 ulp near 1 is 2.4e-7)", worst_sig);
+    });
+
     TEST("nn: BCE with logits is stable and its gradient matches finite differences", {
         float logit[6] = {-80, -3, -0.2f, 0, 2.5f, 90}, dl[6] = {0};
         for (int label = 0; label <= 1; label++) {
