@@ -20,11 +20,14 @@ typedef struct {
     size_t w_off[NN_MAX_LAYERS];          // W_l (dims[l], dims[l+1]) at params + w_off[l]
     size_t b_off[NN_MAX_LAYERS];          // b_l (dims[l+1]) at params + b_off[l]
     size_t n_params;
-    float *params, *grads, *m, *v;        // (n_params) each; grads has one spare slot at [n_params]
+    float *params, *grads, *m, *v;        // (n_alloc) each, n_alloc >= n_params + 1, zero past n_params
+    size_t n_alloc;                       // room for padding (a sharded optimizer splits n_alloc evenly)
     int64_t step;                         // optimizer updates applied (Adam's t)
 } Mlp;
 
 void mlp_init(Mlp *self, int n_layers, const int *dims, const Act *acts);
+// Grow every buffer to hold at least n floats (the tail stays zero).
+void mlp_reserve(Mlp *self, size_t n);
 // The reference initialisation: W ~ U(±sqrt(6/(fan_in+fan_out))), b ~ U(±0.01), drawn from the
 // stream (seed, RNG_INIT, net_id, layer); Adam state and step zeroed.
 void mlp_init_reference(Mlp *self, uint64_t seed, uint32_t net_id);
@@ -76,6 +79,10 @@ void l2_grad(float *grads, const float *params, size_t n, float reg);
 // Adam in TensorFlow's form on g = grads + reg·params (the L2 gradient fused in):
 // lr_t = lr·√(1−β2^t)/(1−β1^t), m = β1·m + (1−β1)·g, v = β2·v + (1−β2)·g², w −= lr_t·m/(√v + ε).
 void adam_update(Mlp *self, float lr, float beta1, float beta2, float eps, float reg);
+// The same update on parameters [lo, hi) only, with their gradient at grad (hi - lo floats): a
+// sharded optimizer (each rank updates its slice). Increments step.
+void adam_update_range(Mlp *self, size_t lo, size_t hi, const float *grad, float lr, float beta1, float beta2,
+                       float eps, float reg);
 // w −= lr·(grads + reg·params).
 void sgd_update(Mlp *self, float lr, float reg);
 

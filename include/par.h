@@ -40,6 +40,12 @@ void par_alltoallv_bytes(const void *send, const size_t *send_bytes, void **recv
 // merge(in, inout, count, elem_bytes) folds in into inout. Non-root buffers are left unspecified.
 void par_reduce_custom(void *buf, int count, size_t elem_bytes,
                        void (*merge)(const void *in, void *inout, int count, size_t elem_bytes), int root);
+// Sum buf (np * block floats) over ranks; rank r ends with the complete sum of its block, in place
+// at buf[r * block, (r + 1) * block) (other blocks hold partial sums). A ring: p - 1 exchanges of one
+// block each, as fast as the reduce half of an allreduce.
+void par_reduce_scatter_float(float *buf, size_t block);
+// Every rank's block (at buf[r * block], block floats) copied to every rank, in place.
+void par_allgather_float(float *buf, size_t block);
 // Sum n doubles of every rank into root's buf (others' buf unchanged).
 void par_reduce_sum_double(double *buf, size_t n, int root);
 // Pass bytes around the ring in place: send to rank + 1, receive from rank - 1.

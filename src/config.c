@@ -130,6 +130,8 @@ static const Key KEYS[] = {
      "memory for keeping each row's negative sets through an outer iteration (0 = redraw every step; same results)"},
     {"run.g_cache_mb", T_INT, OFF(g_cache_mb), 0, 0, "1024", 0, 1e7, NULL, F_RUNTIME,
      "memory for G's outputs of this rank's rows, computed once per D phase (0 = per batch; same results)"},
+    {"run.shard_optimizer", T_BOOL, OFF(shard_optimizer), 0, 0, "true", 0, 0, NULL, F_RUNTIME,
+     "with several ranks, each updates 1/np of the parameters (reduce-scatter, Adam, allgather) instead of all"},
     {"run.check_every", T_INT, OFF(check_every), 0, 0, "0", 0, 1e9, NULL, F_RUNTIME,
      "debug: steps between cross-rank parameter checksums; 0 = off"},
 };

@@ -40,10 +40,21 @@ void mlp_init(Mlp *self, int n_layers, const int *dims, const Act *acts) {
         off += (size_t)dims[l + 1];
     }
     self->n_params = off;
-    self->params = xcalloc(off, sizeof(float));
-    self->grads = xcalloc(off + 1, sizeof(float)); // + a spare slot that rides along in the gradient allreduce
-    self->m = xcalloc(off, sizeof(float));
-    self->v = xcalloc(off, sizeof(float));
+    self->n_alloc = off + 1; // + a spare slot that rides along in the gradient allreduce
+    self->params = xcalloc(self->n_alloc, sizeof(float));
+    self->grads = xcalloc(self->n_alloc, sizeof(float));
+    self->m = xcalloc(self->n_alloc, sizeof(float));
+    self->v = xcalloc(self->n_alloc, sizeof(float));
+}
+
+void mlp_reserve(Mlp *self, size_t n) {
+    if (n <= self->n_alloc) return;
+    float **bufs[4] = {&self->params, &self->grads, &self->m, &self->v};
+    for (int i = 0; i < 4; i++) {
+        *bufs[i] = xrealloc(*bufs[i], n * sizeof(float));
+        memset(*bufs[i] + self->n_alloc, 0, (n - self->n_alloc) * sizeof(float));
+    }
+    self->n_alloc = n;
 }
 
 void mlp_init_reference(Mlp *self, uint64_t seed, uint32_t net_id) {
@@ -225,6 +236,15 @@ void adam_update(Mlp *self, float lr, float beta1, float beta2, float eps, float
     double t = (double)self->step;
     float lr_t = (float)(lr * sqrt(1.0 - pow(beta2, t)) / (1.0 - pow(beta1, t)));
     adam_kernel(self->params, self->grads, self->m, self->v, self->n_params, lr_t, beta1, beta2, eps, reg);
+}
+
+void adam_update_range(Mlp *self, size_t lo, size_t hi, const float *grad, float lr, float beta1, float beta2,
+                       float eps, float reg) {
+    self->step++;
+    double t = (double)self->step;
+    float lr_t = (float)(lr * sqrt(1.0 - pow(beta2, t)) / (1.0 - pow(beta1, t)));
+    if (hi > self->n_params) hi = self->n_params; // padding past the parameters stays zero
+    if (lo < hi) adam_kernel(self->params + lo, grad, self->m + lo, self->v + lo, hi - lo, lr_t, beta1, beta2, eps, reg);
 }
 
 void sgd_update(Mlp *self, float lr, float reg) {

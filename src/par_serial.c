@@ -51,6 +51,8 @@ void par_reduce_custom(void *buf, int count, size_t elem_bytes,
     (void)buf, (void)count, (void)elem_bytes, (void)merge, (void)root;
 }
 void par_reduce_sum_double(double *buf, size_t n, int root) { (void)buf, (void)n, (void)root; }
+void par_reduce_scatter_float(float *buf, size_t block) { (void)buf, (void)block; }
+void par_allgather_float(float *buf, size_t block) { (void)buf, (void)block; }
 void par_ring_shift(void *buf, size_t bytes) { (void)buf, (void)bytes; }
 int par_same_u64(uint64_t v) {
     (void)v;

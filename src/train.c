@@ -66,6 +66,7 @@ typedef struct {
     Dataset ds;
     int honest;            // data.validation > 0: select the epoch on validation
     Cfgan model;
+    size_t shard[2];       // sharded optimizer: parameters per rank of D ([0]) and G ([1]); 0 = off
     int max_batch;         // largest training mini-batch
     int eval_block;        // rows scored at once
     int32_t *perm;         // (n_rows) batch order of the current pass
@@ -303,16 +304,33 @@ static int run_pass(Trainer *t) {
             cfgan_d_step(&t->model, &b, g_rows, scale, &bst);
         }
         else cfgan_g_step(&t->model, &b, scale, &bst);
-        net->grads[net->n_params] = g_stop_signal ? 1.0f : 0.0f; // rides along: any rank can stop all
-        timer_start(T_ALLREDUCE);
-        par_sum_float(net->grads, net->n_params + 1);
-        timer_stop(T_ALLREDUCE);
-        const int stop = net->grads[net->n_params] > 0;
-        timer_start(T_OPTIM);
         float lr = (float)(is_d ? cfg->d_lr : cfg->g_lr), reg = (float)(is_d ? cfg->d_reg : cfg->g_reg);
-        if (cfg->optimizer == OPT_ADAM) adam_update(net, lr, (float)cfg->beta1, (float)cfg->beta2, (float)cfg->adam_eps, reg);
-        else sgd_update(net, lr, reg);
-        timer_stop(T_OPTIM);
+        const size_t block = t->shard[!is_d];
+        int stop;
+        if (block) { // each rank updates its 1/np of the parameters, then every rank gets them all
+            timer_start(T_ALLREDUCE);
+            par_reduce_scatter_float(net->grads, block);
+            stop = par_any(g_stop_signal != 0);
+            timer_stop(T_ALLREDUCE);
+            timer_start(T_OPTIM);
+            const size_t lo = (size_t)par_rank() * block;
+            adam_update_range(net, lo, lo + block, net->grads + lo, lr, (float)cfg->beta1, (float)cfg->beta2,
+                              (float)cfg->adam_eps, reg);
+            timer_stop(T_OPTIM);
+            timer_start(T_ALLREDUCE);
+            par_allgather_float(net->params, block);
+            timer_stop(T_ALLREDUCE);
+        } else {
+            net->grads[net->n_params] = g_stop_signal ? 1.0f : 0.0f; // rides along: any rank can stop all
+            timer_start(T_ALLREDUCE);
+            par_sum_float(net->grads, net->n_params + 1);
+            timer_stop(T_ALLREDUCE);
+            stop = net->grads[net->n_params] > 0;
+            timer_start(T_OPTIM);
+            if (cfg->optimizer == OPT_ADAM) adam_update(net, lr, (float)cfg->beta1, (float)cfg->beta2, (float)cfg->adam_eps, reg);
+            else sgd_update(net, lr, reg);
+            timer_stop(T_OPTIM);
+        }
         double loss = is_d ? bst.d_real + bst.d_fake : bst.g_adv + bst.g_zr;
         if (!isfinite(loss)) numeric_failure(t, is_d ? "the discriminator loss" : "the generator loss", s->epoch + 1, s->step);
         double *acc = &s->pass_st.d_real;
@@ -344,6 +362,13 @@ static int run_pass(Trainer *t) {
 
 static void save_checkpoint(Trainer *t) {
     timer_start(T_CKPT);
+    // with a sharded optimizer each rank holds the current Adam moments of its slice only
+    Mlp *nets[2] = {&t->model.d, &t->model.g};
+    for (int k = 0; k < 2; k++)
+        if (t->shard[k]) {
+            par_allgather_float(nets[k]->m, t->shard[k]);
+            par_allgather_float(nets[k]->v, t->shard[k]);
+        }
     t->s.elapsed = wall_seconds() - t->t_start;
     // the loss sums of an interrupted pass are per rank: keep every rank's
     void *pass_sums;
@@ -467,6 +492,13 @@ static void trainer_init(Trainer *t, const Config *cfg) {
     t->eval_block = cfg->eval_block > t->max_batch ? cfg->eval_block : t->max_batch;
     cfgan_init(&t->model, cfg, ds->n_cols, t->eval_block);
     cfgan_init_weights(&t->model, (uint64_t)cfg->seed);
+    if (par_size() > 1 && cfg->shard_optimizer && cfg->optimizer == OPT_ADAM) {
+        Mlp *nets[2] = {&t->model.d, &t->model.g};
+        for (int k = 0; k < 2; k++) {
+            t->shard[k] = (nets[k]->n_params + par_size() - 1) / (size_t)par_size();
+            mlp_reserve(nets[k], t->shard[k] * (size_t)par_size());
+        }
+    }
     cfgan_cache_init(&t->model, ds->row_begin, ds->row_end - ds->row_begin, (size_t)cfg->negative_cache_mb << 20);
     t->perm = xmalloc((size_t)ds->n_rows * sizeof *t->perm);
     t->b_rows = xmalloc((size_t)t->max_batch * sizeof *t->b_rows);

@@ -117,3 +117,10 @@ fi
 mpirun -np 2 "$CFGAN" train "$DEMO" --set train.epochs=4 --set run.check_every=1 --out "$TMP/check" > "$TMP/check.log" 2>&1 \
   && ok "mpi: run.check_every=1 finds identical parameters on every rank at every step" \
   || not_ok "mpi: replica check" "$(tail -3 "$TMP/check.log")"
+
+# --- the sharded optimizer (reduce-scatter, Adam on a slice, allgather) equals allreduce + full Adam
+mpirun -np 2 "$CFGAN" train "$DEMO" --set train.epochs=12 --set run.shard_optimizer=false --out "$TMP/unsharded" > /dev/null 2>&1
+mpirun -np 2 "$CFGAN" train "$DEMO" --set train.epochs=12 --set run.shard_optimizer=true --out "$TMP/sharded" > /dev/null 2>&1
+same_metrics "$TMP/unsharded" "$TMP/sharded" && $CKPT diff "$($CKPT newest "$TMP/unsharded")" "$($CKPT newest "$TMP/sharded")" --tol 0 > /dev/null \
+  && ok "mpi: the sharded optimizer gives the same parameters and metrics as allreduce + full Adam (np = 2)" \
+  || not_ok "mpi: sharded optimizer" "runs differ"
