@@ -1,8 +1,9 @@
 // shard: this rank's part of a dataset. Every rank parses a share of each file's lines, global
 // dense id maps are agreed with one allgather, pairs move to the rank that owns their user (where
 // per-user holdout splits happen), then training vectors move to the rank that owns their row
-// (users, or items in item mode). Held-out sets for metrics are gathered on rank 0 only. Data
-// memory per rank is O(pairs / np + users + items); results do not depend on np.
+// (users, or items in item mode; contiguous blocks of about equal work: a row weighs its pairs plus
+// the number of columns). Held-out sets for metrics are gathered on rank 0 only. Data memory per
+// rank is O(pairs / np + users + items); results do not depend on np.
 #ifndef CFGAN_SHARD_H
 #define CFGAN_SHARD_H
 

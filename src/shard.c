@@ -38,19 +38,21 @@ static void global_idmap(IdMap *m, const int64_t *a, int64_t na, const int64_t *
     m->n = (int32_t)total;
 }
 
-// Contiguous blocks of [0, n) for the ranks, each with about the same total of weight[x] + 1.
-static void block_bounds(int32_t *bounds, const int64_t *weight, int32_t n, int np) {
+// Contiguous blocks of [0, n) for the ranks, each with about the same total of weight[x] + base.
+static void block_bounds(int32_t *bounds, const int64_t *weight, int64_t base, int32_t n, int np) {
     double total = 0, acc = 0;
-    for (int32_t x = 0; x < n; x++) total += (double)weight[x] + 1;
+    for (int32_t x = 0; x < n; x++) total += (double)weight[x] + (double)base;
     for (int r = 0; r <= np; r++) bounds[r] = r == 0 ? 0 : n;
     int cur = 0;
     for (int32_t x = 0; x < n; x++) {
         int k = (int)(acc / total * np);
         if (k > np - 1) k = np - 1;
         while (cur < k) bounds[++cur] = x; // ranks cur+1..k start here
-        acc += (double)weight[x] + 1;
+        acc += (double)weight[x] + (double)base;
     }
 }
+
+enum { PAIR_WORK = 8 }; // work of a training pair relative to a column, for balancing rows
 
 static int owner_of(const int32_t *bounds, int np, int32_t x) {
     int lo = 0, hi = np - 1;
@@ -248,7 +250,7 @@ void dataset_load(Dataset *self, const Config *cfg) {
     pairs_free(&te);
     par_sum_int64(ucount, (size_t)U);
     int32_t *ub = xmalloc(((size_t)np + 1) * sizeof *ub);
-    block_bounds(ub, ucount, U, np);
+    block_bounds(ub, ucount, 1, U, np);
     free(ucount);
     route(&ct, ub);
 
@@ -284,7 +286,7 @@ void dataset_load(Dataset *self, const Config *cfg) {
             if (nu[x] >= 0) newcount[nu[x]] = ualive[x];
         self->n_users = U = self->users.n;
         self->n_items = I = self->items.n;
-        block_bounds(ub, newcount, U, np);
+        block_bounds(ub, newcount, 1, U, np);
         route(&moved, ub);
         csr_free(&mine);
         csr_of(&mine, &moved, ub[me], ub[me + 1] - ub[me], I, NULL);
@@ -363,32 +365,31 @@ void dataset_load(Dataset *self, const Config *cfg) {
         die(EXIT_INPUT, "%s: no test user appears in the training data %s (wrong file pair or id columns?)",
             cfg->test_path[0] ? cfg->test_path : train_label, train_label);
 
-    // rows of the mode: users stay where they are; items move to item owners
+    // rows of the mode (users, or items) move to the rank that computes them. Blocks are balanced by
+    // work, not by pairs: a row's dense products span every column, so a row weighs the number of
+    // columns plus PAIR_WORK per pair (a pair's sparse gathers and scatters cost several times a
+    // column's share of the dense products, measured on ML1M).
     self->item_mode = cfg->model_mode == MODE_ITEM;
+    self->n_rows = self->item_mode ? I : U;
+    self->n_cols = self->item_mode ? U : I;
     self->row_bounds = xmalloc(((size_t)np + 1) * sizeof(int32_t));
-    if (!self->item_mode) {
-        memcpy(self->row_bounds, ub, ((size_t)np + 1) * sizeof(int32_t));
-        self->train = local_train;
-        self->valid_rows = local_valid;
-        self->n_rows = U;
-        self->n_cols = I;
-    } else {
-        block_bounds(self->row_bounds, self->item_degree, I, np);
-        Couples it = {0}, iv = {0};
-        couples_of(&it, &local_train, u_lo, 1);
-        couples_of(&iv, &local_valid, u_lo, 1);
-        csr_free(&local_train);
-        csr_free(&local_valid);
-        route(&it, self->row_bounds);
-        route(&iv, self->row_bounds);
-        const int32_t i_lo = self->row_bounds[me], n_local_items = self->row_bounds[me + 1] - i_lo;
-        csr_of(&self->train, &it, i_lo, n_local_items, U, NULL);
-        csr_of(&self->valid_rows, &iv, i_lo, n_local_items, U, NULL);
-        free(it.v);
-        free(iv.v);
-        self->n_rows = I;
-        self->n_cols = U;
-    }
+    const int64_t *deg = self->item_mode ? self->item_degree : self->user_degree;
+    int64_t *work = xmalloc(((size_t)self->n_rows + 1) * sizeof *work);
+    for (int32_t r = 0; r < self->n_rows; r++) work[r] = PAIR_WORK * deg[r];
+    block_bounds(self->row_bounds, work, self->n_cols, self->n_rows, np);
+    free(work);
+    Couples rt = {0}, rv = {0};
+    couples_of(&rt, &local_train, u_lo, self->item_mode);
+    couples_of(&rv, &local_valid, u_lo, self->item_mode);
+    csr_free(&local_train);
+    csr_free(&local_valid);
+    route(&rt, self->row_bounds);
+    route(&rv, self->row_bounds);
+    const int32_t r_lo = self->row_bounds[me], n_local_rows = self->row_bounds[me + 1] - r_lo;
+    csr_of(&self->train, &rt, r_lo, n_local_rows, self->n_cols, NULL);
+    csr_of(&self->valid_rows, &rv, r_lo, n_local_rows, self->n_cols, NULL);
+    free(rt.v);
+    free(rv.v);
     self->row_begin = self->row_bounds[me];
     self->row_end = self->row_bounds[me + 1];
     csr_free(&local_test);
