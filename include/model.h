@@ -80,9 +80,16 @@ void cfgan_generate(Cfgan *self, int B, const int64_t *ptr, const int32_t *col, 
 
 // Draw the exact-size subset of a row's unobserved columns: floor(|U|·ratio) columns of
 // U = {0..n-1} \ pos chosen uniformly without replacement by `rng`; out bit j = 1 for the chosen
-// columns (and for pos when include_pos). out: (n+63)/64 words; scratch: n/64 + 1 words.
+// columns (and for pos when include_pos). out: (n+63)/64 words; scratch: n/64 + 2 words.
 void sample_unobserved_bits(uint64_t *out, const int32_t *pos, int n_pos, int n, double ratio, int include_pos,
                             Rng *rng, uint64_t *scratch);
+// Place mark bits (indexed by unobserved position; inverted when invert) on the columns: bit j of
+// out is the mark of the u-th unobserved column for unobserved j, include_pos for positives.
+// 64 columns per step with BMI2 pdep; deposit_unobserved_ref walks column by column (for tests).
+void deposit_unobserved(uint64_t *out, const uint64_t *marks, const int32_t *pos, int n_pos, int n, int invert,
+                        int include_pos);
+void deposit_unobserved_ref(uint64_t *out, const uint64_t *marks, const int32_t *pos, int n_pos, int n, int invert,
+                            int include_pos);
 // The same as a 0/1 float mask (mask[j] = 1 for chosen columns).
 void sample_unobserved(float *mask, const int32_t *pos, int n_pos, int n, double ratio, int include_pos, Rng *rng,
                        uint64_t *bits);

@@ -2,6 +2,7 @@
 #include "model.h"
 
 #include <cblas.h>
+#include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,7 +95,7 @@ void cfgan_init(Cfgan *self, const Config *cfg, int n_cols, int max_batch) {
     self->n_dacts = layout(self, NULL, 1);
     self->dacts = xcalloc(self->n_dacts, sizeof(float));
     layout(self, self->dacts, 1);
-    self->bits = xcalloc((size_t)n_cols / 64 + 1, sizeof(uint64_t));
+    self->bits = xcalloc((size_t)n_cols / 64 + 2, sizeof(uint64_t));
     self->row_bits = xcalloc(2 * (((size_t)n_cols + 63) / 64) + 1, sizeof(uint64_t));
 }
 
@@ -126,7 +127,7 @@ void sample_unobserved_bits(uint64_t *out, const int32_t *pos, int n_pos, int n,
     // at most |U|/2 marks, so under 0.7·|U| draws, and no allocation.
     const int invert = m > n_unobs / 2;
     const int marks = invert ? n_unobs - m : m;
-    memset(scratch, 0, ((size_t)n_unobs / 64 + 1) * sizeof *scratch);
+    memset(scratch, 0, ((size_t)n_unobs / 64 + 2) * sizeof *scratch); // + a word read past the last mark
     for (int got = 0; got < marks;) {
         uint32_t p = rng_below(rng, (uint32_t)n_unobs);
         uint64_t bit = 1ULL << (p & 63);
@@ -134,7 +135,12 @@ void sample_unobserved_bits(uint64_t *out, const int32_t *pos, int n_pos, int n,
         scratch[p >> 6] |= bit;
         got++;
     }
-    // Walk the columns: positives from pos, the u-th unobserved column chosen by bit u.
+    deposit_unobserved(out, scratch, pos, n_pos, n, invert, include_pos);
+}
+
+void deposit_unobserved_ref(uint64_t *out, const uint64_t *marks, const int32_t *pos, int n_pos, int n, int invert,
+                            int include_pos) {
+    // column by column: positives from pos, the u-th unobserved column chosen by mark bit u
     memset(out, 0, ((size_t)n + 63) / 64 * sizeof *out);
     const uint64_t pos_bit = include_pos ? 1 : 0;
     for (int j = 0, k = 0, u = 0; j < n; j++) {
@@ -143,10 +149,44 @@ void sample_unobserved_bits(uint64_t *out, const int32_t *pos, int n_pos, int n,
             b = pos_bit;
             k++;
         } else {
-            b = ((scratch[u >> 6] >> (u & 63)) & 1) ^ (uint64_t)invert;
+            b = ((marks[u >> 6] >> (u & 63)) & 1) ^ (uint64_t)invert;
             u++;
         }
         out[j >> 6] |= b << (j & 63);
+    }
+}
+
+// Scatter the low bits of v to the set bits of mask (BMI2 pdep), and a portable fallback.
+__attribute__((target("bmi2"))) static uint64_t pdep_bmi2(uint64_t v, uint64_t mask) { return _pdep_u64(v, mask); }
+static uint64_t pdep_soft(uint64_t v, uint64_t mask) {
+    uint64_t r = 0;
+    for (uint64_t bit = 1; mask; bit <<= 1) {
+        if (v & bit) r |= mask & -mask;
+        mask &= mask - 1;
+    }
+    return r;
+}
+
+void deposit_unobserved(uint64_t *out, const uint64_t *marks, const int32_t *pos, int n_pos, int n, int invert,
+                        int include_pos) {
+    // 64 columns at a time: the next popcount(unobserved) mark bits go to the unobserved columns
+    static int have_bmi2 = -1;
+    if (have_bmi2 < 0) have_bmi2 = __builtin_cpu_supports("bmi2");
+    const int words = (n + 63) / 64;
+    int k = 0, u = 0;
+    for (int w = 0; w < words; w++) {
+        uint64_t posw = 0;
+        for (; k < n_pos && pos[k] < 64 * (w + 1); k++) posw |= 1ULL << (pos[k] & 63);
+        uint64_t valid = (w == words - 1 && (n & 63)) ? (1ULL << (n & 63)) - 1 : ~0ULL;
+        uint64_t unobs = ~posw & valid;
+        int cnt = __builtin_popcountll(unobs);
+        int lo = u >> 6, sh = u & 63;
+        uint64_t chunk = marks[lo] >> sh;
+        if (sh && sh + cnt > 64) chunk |= marks[lo + 1] << (64 - sh);
+        if (invert) chunk = ~chunk;
+        if (cnt < 64) chunk &= (1ULL << cnt) - 1;
+        out[w] = (have_bmi2 ? pdep_bmi2(chunk, unobs) : pdep_soft(chunk, unobs)) | (include_pos ? posw : 0);
+        u += cnt;
     }
 }
 

@@ -183,6 +183,25 @@ int main(void) {
         config_free(&cfg);
     });
 
+    TEST("model: the word-wise deposit of negatives (pdep) equals the column-by-column walk", {
+        Rng rng;
+        rng_init(&rng, 9, RNG_INIT, 1, 2);
+        int bad = 0;
+        for (int trial = 0; trial < 300; trial++) {
+            int n = 1 + (int)rng_below(&rng, 700), n_pos = 0;
+            int32_t pos[700];
+            for (int j = 0; j < n; j++)
+                if (rng_uniform(&rng) < (trial % 3 == 0 ? 0.9 : 0.1)) pos[n_pos++] = j;
+            uint64_t marks[16] = {0}, a[16], b[16];
+            for (int w = 0; w < 12; w++) marks[w] = ((uint64_t)rng_u32(&rng) << 32) | rng_u32(&rng);
+            int inv = trial & 1, inc = (trial >> 1) & 1;
+            deposit_unobserved(a, marks, pos, n_pos, n, inv, inc);
+            deposit_unobserved_ref(b, marks, pos, n_pos, n, inv, inc);
+            bad += memcmp(a, b, ((size_t)n + 63) / 64 * sizeof(uint64_t)) != 0;
+        }
+        CHECK(bad == 0, "%d of 300 random rows differ", bad);
+    });
+
     TEST("model: the discriminator learns (real/fake separation grows with D steps)", {
         Csr big;
         random_matrix(&big, 64, 40, 0.15, 2);
