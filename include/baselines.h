@@ -43,11 +43,13 @@ void layout_free(Layout *self);
 // over ranks straight into each rank's part of `L`: out gets this rank's local array.
 void gram_distribute(double *out, const Csr *hist, int32_t n_items, const Layout *L);
 
-// Top-K of this rank's users (hist rows are users row_begin + r) against S, excluding `excl`;
-// lists are kept in `topk` (global users). The column blocks travel once around the ring.
-void score_columns(TopK *topk, const Csr *hist, int32_t row_begin, const Csr *excl, ColumnBlocks *S);
+// Top-K of this rank's users (hist row u is user user_offset + u·user_stride) against S, excluding
+// `excl`; lists are kept in `topk` (global users). The column blocks travel once around the ring.
+void score_columns(TopK *topk, const Csr *hist, int32_t user_offset, int32_t user_stride, const Csr *excl,
+                   ColumnBlocks *S);
 // Top-K of this rank's users by item popularity (training pairs per item over all ranks' hist).
-void score_toppop(TopK *topk, const Csr *hist, int32_t row_begin, const Csr *excl, int32_t n_items);
+void score_toppop(TopK *topk, const Csr *hist, int32_t user_offset, int32_t user_stride, const Csr *excl,
+                  int32_t n_items);
 // ItemKNN: cosine similarity G[i,j] / (sqrt(deg i) sqrt(deg j) + shrink), self-similarity 0, the k
 // largest kept in every column (ties to the lower index); into S.
 void itemknn_fit(ColumnBlocks *S, const Csr *hist, int32_t n_items, int k, double shrink);

@@ -37,7 +37,7 @@ typedef struct {
     uint64_t *bits;        // (n/64 + 1) scratch of the negative sampler
     uint64_t *row_bits;    // (2 words) one row's PM and ZR sets when they are not cached
     // negative sets drawn once per outer iteration per row (NULL: drawn at every step instead)
-    int32_t cache_row_begin, cache_words;
+    int32_t cache_words;
     uint32_t *cache_outer; // (rows) outer iteration + 1 the row's cached sets belong to; 0 = none
     uint64_t *cache_pm;    // (rows, words) columns of k = e_r ∪ P_r
     uint64_t *cache_zr;    // (rows, words) columns of Z_r
@@ -50,6 +50,7 @@ typedef struct {
     const int64_t *ptr;    // (B + 1) row starts in col
     const int32_t *col;    // training columns of each row, sorted
     uint32_t outer;        // outer iteration: negatives are redrawn once per outer iteration
+    const int32_t *local;  // (B) this rank's local index of each row (keys the negative-set cache)
 } Batch;
 
 // Loss parts of one step (sums over this rank's rows, already multiplied by `scale`).
@@ -65,9 +66,10 @@ void cfgan_init(Cfgan *self, const Config *cfg, int n_cols, int max_batch);
 void cfgan_init_weights(Cfgan *self, uint64_t seed);
 void cfgan_free(Cfgan *self);
 
-// Keep each row's negative sets for the rest of its outer iteration (rows [row_begin, +n_rows)),
-// if that takes at most max_bytes; otherwise they are redrawn at every step (same sets either way).
-void cfgan_cache_init(Cfgan *self, int32_t row_begin, int32_t n_rows, size_t max_bytes);
+// Keep each row's negative sets for the rest of its outer iteration (n_rows local rows, indexed by
+// Batch.local), if that takes at most max_bytes; otherwise they are redrawn at every step (same
+// sets either way).
+void cfgan_cache_init(Cfgan *self, int32_t n_rows, size_t max_bytes);
 // Fill k_mask (and z_mask when need_zr) for the batch from streams (seed, RNG_PM|RNG_ZR, outer, row).
 void cfgan_sample_masks(Cfgan *self, const Batch *b, uint64_t seed, int need_zr);
 // D step on this rank's rows: forward G (no grad) and D on real and fake, accumulate D's gradient.

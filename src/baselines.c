@@ -101,7 +101,8 @@ void gram_distribute(double *out, const Csr *hist, int32_t n_items, const Layout
     free(buf), free(a), free(b);
 }
 
-void score_columns(TopK *topk, const Csr *hist, int32_t row_begin, const Csr *excl, ColumnBlocks *S) {
+void score_columns(TopK *topk, const Csr *hist, int32_t user_offset, int32_t user_stride, const Csr *excl,
+                   ColumnBlocks *S) {
     const int np = par_size(), me = par_rank();
     double *acc = xmalloc((size_t)S->wmax * sizeof *acc);
     for (int s = 0; s < np; s++) {
@@ -119,7 +120,7 @@ void score_columns(TopK *topk, const Csr *hist, int32_t row_begin, const Csr *ex
                 int32_t item = c0 + c;
                 while (e < n_ex && ex[e] < item) e++;
                 if (e < n_ex && ex[e] == item) continue;
-                topk_offer(topk, row_begin + u, item, (float)acc[c]);
+                topk_offer(topk, user_offset + u * user_stride, item, (float)acc[c]);
             }
         }
         if (np > 1) par_ring_shift(S->block, (size_t)S->n * S->wmax * sizeof(double));
@@ -135,12 +136,14 @@ static int64_t *item_degrees(const Csr *hist, int32_t n_items) {
     return deg;
 }
 
-void score_toppop(TopK *topk, const Csr *hist, int32_t row_begin, const Csr *excl, int32_t n_items) {
+void score_toppop(TopK *topk, const Csr *hist, int32_t user_offset, int32_t user_stride, const Csr *excl,
+                  int32_t n_items) {
     int64_t *deg = item_degrees(hist, n_items);
     float *pop = xmalloc((size_t)n_items * sizeof *pop);
     for (int32_t i = 0; i < n_items; i++) pop[i] = (float)deg[i];
     for (int32_t u = 0; u < hist->n_rows; u++)
-        topk_offer_user_row(topk, row_begin + u, pop, n_items, excl->col + excl->row_ptr[u], csr_row_len(excl, u));
+        topk_offer_user_row(topk, user_offset + u * user_stride, pop, n_items, excl->col + excl->row_ptr[u],
+                            csr_row_len(excl, u));
     free(pop);
     free(deg);
 }

@@ -54,13 +54,13 @@ static void fit_and_evaluate(int model, const Params *p, const Dataset *ds, cons
     TopK topk;
     topk_init(&topk, ds->n_users, cfg->topk[cfg->n_topk - 1]);
     if (model == M_TOPPOP) {
-        score_toppop(&topk, hist, ds->row_begin, excl, ds->n_items);
+        score_toppop(&topk, hist, ds->row_offset, ds->row_stride, excl, ds->n_items);
     } else {
         ColumnBlocks S;
         colblocks_init(&S, ds->n_items);
         if (model == M_ITEMKNN) itemknn_fit(&S, hist, ds->n_items, p->k, p->shrink);
         else ease_fit(&S, gram, p->lambda);
-        score_columns(&topk, hist, ds->row_begin, excl, &S);
+        score_columns(&topk, hist, ds->row_offset, ds->row_stride, excl, &S);
         colblocks_free(&S);
     }
     topk_finish(&topk);

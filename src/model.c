@@ -202,11 +202,10 @@ void sample_unobserved(float *mask, const int32_t *pos, int n_pos, int n, double
     free(out);
 }
 
-void cfgan_cache_init(Cfgan *self, int32_t row_begin, int32_t n_rows, size_t max_bytes) {
+void cfgan_cache_init(Cfgan *self, int32_t n_rows, size_t max_bytes) {
     const size_t words = ((size_t)self->n_cols + 63) / 64;
     const int sets = (self->scheme != SCHEME_ZR) + (self->scheme != SCHEME_PM);
     if ((size_t)n_rows * words * sizeof(uint64_t) * (size_t)sets > max_bytes) return; // draw per step instead
-    self->cache_row_begin = row_begin;
     self->cache_words = (int32_t)words;
     self->cache_outer = xcalloc((size_t)n_rows + 1, sizeof *self->cache_outer);
     if (self->scheme != SCHEME_ZR) self->cache_pm = xmalloc((size_t)n_rows * words * sizeof(uint64_t) + 8);
@@ -226,7 +225,7 @@ void cfgan_sample_masks(Cfgan *self, const Batch *b, uint64_t seed, int need_zr)
         uint64_t *pm_bits = tmp_pm, *zr_bits = tmp_zr;
         int cached = 0;
         if (self->cache_outer) { // the sets of a row are drawn once per outer iteration
-            const size_t lr = (size_t)(row - self->cache_row_begin);
+            const size_t lr = (size_t)b->local[i];
             if (use_pm) pm_bits = self->cache_pm + lr * words;
             if (use_zr) zr_bits = self->cache_zr + lr * words;
             cached = self->cache_outer[lr] == b->outer + 1;

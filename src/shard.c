@@ -38,7 +38,8 @@ static void global_idmap(IdMap *m, const int64_t *a, int64_t na, const int64_t *
     m->n = (int32_t)total;
 }
 
-// Contiguous blocks of [0, n) for the ranks, each with about the same total of weight[x] + base.
+// Contiguous blocks of [0, n) for the ranks, each with about the same total of weight[x] + base
+// (the users' owners while reading and splitting).
 static void block_bounds(int32_t *bounds, const int64_t *weight, int64_t base, int32_t n, int np) {
     double total = 0, acc = 0;
     for (int32_t x = 0; x < n; x++) total += (double)weight[x] + (double)base;
@@ -51,8 +52,6 @@ static void block_bounds(int32_t *bounds, const int64_t *weight, int64_t base, i
         acc += (double)weight[x] + (double)base;
     }
 }
-
-enum { PAIR_WORK = 8 }; // work of a training pair relative to a column, for balancing rows
 
 static int owner_of(const int32_t *bounds, int np, int32_t x) {
     int lo = 0, hi = np - 1;
@@ -80,18 +79,21 @@ static void couples_push(Couples *c, int32_t key, int32_t other) {
     c->n++;
 }
 
+// Send every couple to the owner of its key: a block of `bounds`, or key mod np when bounds is NULL.
 static void route(Couples *c, const int32_t *bounds) {
     const int np = par_size();
     size_t *bytes = xcalloc((size_t)np, sizeof *bytes);
     int64_t *start = xcalloc((size_t)np + 1, sizeof *start);
-    for (int64_t k = 0; k < c->n; k++) start[owner_of(bounds, np, c->v[2 * k]) + 1]++;
+#define OWNER(key) (bounds ? owner_of(bounds, np, (key)) : (key) % np)
+    for (int64_t k = 0; k < c->n; k++) start[OWNER(c->v[2 * k]) + 1]++;
     for (int r = 0; r < np; r++) bytes[r] = (size_t)start[r + 1] * 2 * sizeof(int32_t), start[r + 1] += start[r];
     int32_t *packed = xmalloc((size_t)(c->n + 1) * 2 * sizeof(int32_t));
     for (int64_t k = 0; k < c->n; k++) {
-        int64_t at = start[owner_of(bounds, np, c->v[2 * k])]++;
+        int64_t at = start[OWNER(c->v[2 * k])]++;
         packed[2 * at] = c->v[2 * k];
         packed[2 * at + 1] = c->v[2 * k + 1];
     }
+#undef OWNER
     void *recv;
     size_t got;
     par_alltoallv_bytes(packed, bytes, &recv, &got);
@@ -103,13 +105,19 @@ static void route(Couples *c, const int32_t *bounds) {
     c->n = c->cap = (int64_t)(got / (2 * sizeof(int32_t)));
 }
 
-// CSR over rows [lo, lo + n_rows) from couples whose key is the row; counts collapsed repeats.
-static void csr_of(Csr *out, const Couples *c, int32_t lo, int32_t n_rows, int32_t n_cols, int64_t *dupes) {
+// CSR of couples whose key is a row: local row (key - lo) / stride; counts collapsed repeats.
+static void csr_of_strided(Csr *out, const Couples *c, int32_t lo, int32_t stride, int32_t n_rows, int32_t n_cols,
+                           int64_t *dupes) {
     int32_t *r = xmalloc((size_t)(c->n + 1) * sizeof *r), *col = xmalloc((size_t)(c->n + 1) * sizeof *col);
-    for (int64_t k = 0; k < c->n; k++) r[k] = c->v[2 * k] - lo, col[k] = c->v[2 * k + 1];
+    for (int64_t k = 0; k < c->n; k++) r[k] = (c->v[2 * k] - lo) / stride, col[k] = c->v[2 * k + 1];
     csr_from_pairs(out, n_rows, n_cols, r, col, c->n, dupes);
     free(r);
     free(col);
+}
+
+// CSR over rows [lo, lo + n_rows) from couples whose key is the row.
+static void csr_of(Csr *out, const Couples *c, int32_t lo, int32_t n_rows, int32_t n_cols, int64_t *dupes) {
+    csr_of_strided(out, c, lo, 1, n_rows, n_cols, dupes);
 }
 
 // Couples (row_offset + row, col) of a CSR, optionally swapped to (col, row).
@@ -365,33 +373,25 @@ void dataset_load(Dataset *self, const Config *cfg) {
         die(EXIT_INPUT, "%s: no test user appears in the training data %s (wrong file pair or id columns?)",
             cfg->test_path[0] ? cfg->test_path : train_label, train_label);
 
-    // rows of the mode (users, or items) move to the rank that computes them. Blocks are balanced by
-    // work, not by pairs: a row's dense products span every column, so a row weighs the number of
-    // columns plus PAIR_WORK per pair (a pair's sparse gathers and scatters cost several times a
-    // column's share of the dense products, measured on ML1M).
+    // rows of the mode (users, or items) move to the rank that computes them: row r to rank r mod np
+    // (cyclic), so rows and pairs are both balanced even when popular rows have neighbouring ids
     self->item_mode = cfg->model_mode == MODE_ITEM;
     self->n_rows = self->item_mode ? I : U;
     self->n_cols = self->item_mode ? U : I;
-    self->row_bounds = xmalloc(((size_t)np + 1) * sizeof(int32_t));
-    const int64_t *deg = self->item_mode ? self->item_degree : self->user_degree;
-    int64_t *work = xmalloc(((size_t)self->n_rows + 1) * sizeof *work);
-    for (int32_t r = 0; r < self->n_rows; r++) work[r] = PAIR_WORK * deg[r];
-    block_bounds(self->row_bounds, work, self->n_cols, self->n_rows, np);
-    free(work);
+    self->row_offset = me;
+    self->row_stride = np;
+    self->n_local_rows = self->n_rows > me ? (self->n_rows - me + np - 1) / np : 0;
     Couples rt = {0}, rv = {0};
     couples_of(&rt, &local_train, u_lo, self->item_mode);
     couples_of(&rv, &local_valid, u_lo, self->item_mode);
     csr_free(&local_train);
     csr_free(&local_valid);
-    route(&rt, self->row_bounds);
-    route(&rv, self->row_bounds);
-    const int32_t r_lo = self->row_bounds[me], n_local_rows = self->row_bounds[me + 1] - r_lo;
-    csr_of(&self->train, &rt, r_lo, n_local_rows, self->n_cols, NULL);
-    csr_of(&self->valid_rows, &rv, r_lo, n_local_rows, self->n_cols, NULL);
+    route(&rt, NULL);
+    route(&rv, NULL);
+    csr_of_strided(&self->train, &rt, me, np, self->n_local_rows, self->n_cols, NULL);
+    csr_of_strided(&self->valid_rows, &rv, me, np, self->n_local_rows, self->n_cols, NULL);
     free(rt.v);
     free(rv.v);
-    self->row_begin = self->row_bounds[me];
-    self->row_end = self->row_bounds[me + 1];
     csr_free(&local_test);
     free(ub);
 }
@@ -403,7 +403,6 @@ void dataset_free(Dataset *self) {
     csr_free(&self->valid);
     free(self->users.ids);
     free(self->items.ids);
-    free(self->row_bounds);
     free(self->user_degree);
     free(self->item_degree);
     memset(self, 0, sizeof *self);
@@ -415,3 +414,5 @@ size_t dataset_bytes(const Dataset *self) {
     return csr_bytes(&self->train) + csr_bytes(&self->valid_rows) + csr_bytes(&self->test) + csr_bytes(&self->valid) +
            ((size_t)self->users.n + self->items.n) * 2 * sizeof(int64_t);
 }
+
+size_t dataset_shard_bytes(const Dataset *self) { return csr_bytes(&self->train) + csr_bytes(&self->valid_rows); }

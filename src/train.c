@@ -71,6 +71,7 @@ typedef struct {
     int eval_block;        // rows scored at once
     int32_t *perm;         // (n_rows) batch order of the current pass
     int32_t *b_rows;       // (max_batch) rows of the current batch held here
+    int32_t *b_local;      // (max_batch) their local indices
     int64_t *b_ptr;        // (max_batch + 1)
     int32_t *b_col;        // training columns of the batch rows
     TopK topk;             // per-user candidates, max cutoff deep
@@ -203,14 +204,14 @@ static void evaluate(Trainer *t, const Csr *heldout, const Csr *excl, Metrics *o
     topk_reset(&t->topk);
     const Dataset *ds = &t->ds;
     const int n = ds->n_cols;
-    const int32_t n_local = ds->row_end - ds->row_begin;
+    const int32_t n_local = ds->n_local_rows;
     const int fill_cache = t->g_cache != NULL; // these outputs also serve the next D phase
     for (int32_t r0 = 0; r0 < n_local; r0 += t->eval_block) {
         int B = n_local - r0 < t->eval_block ? n_local - r0 : t->eval_block;
         float *scores = fill_cache ? t->g_cache + (size_t)r0 * n : t->scores;
         cfgan_generate(&t->model, B, ds->train.row_ptr + r0, ds->train.col, scores);
         for (int i = 0; i < B; i++) {
-            int32_t lr = r0 + i, r = ds->row_begin + lr;
+            int32_t lr = r0 + i, r = dataset_global_row(ds, lr);
             const int32_t *ex = excl->col + excl->row_ptr[lr];
             int32_t n_ex = csr_row_len(excl, lr);
             if (ds->item_mode) topk_offer_item_column(&t->topk, r, scores + (size_t)i * n, n, ex, n_ex);
@@ -239,10 +240,11 @@ static Batch gather_batch(Trainer *t, int64_t s, int Bg, uint32_t outer) {
         int64_t a = rows->row_ptr[lr], len = rows->row_ptr[lr + 1] - a;
         memcpy(t->b_col + w, rows->col + a, (size_t)len * sizeof *t->b_col);
         w += len;
+        t->b_local[B] = lr;
         t->b_rows[B++] = r;
         t->b_ptr[B] = w;
     }
-    return (Batch){B, t->b_rows, t->b_ptr, t->b_col, outer};
+    return (Batch){B, t->b_rows, t->b_ptr, t->b_col, outer, t->b_local};
 }
 
 static noreturn void numeric_failure(const Trainer *t, const char *what, int epoch, int64_t step) {
@@ -262,7 +264,7 @@ static void check_replicas(const Trainer *t) {
 static void refresh_g_cache(Trainer *t) {
     timer_start(T_G_FWD);
     const Dataset *ds = &t->ds;
-    const int32_t n_local = ds->row_end - ds->row_begin;
+    const int32_t n_local = ds->n_local_rows;
     for (int32_t r0 = 0; r0 < n_local; r0 += t->eval_block) {
         int B = n_local - r0 < t->eval_block ? n_local - r0 : t->eval_block;
         cfgan_generate(&t->model, B, ds->train.row_ptr + r0, ds->train.col, t->g_cache + (size_t)r0 * ds->n_cols);
@@ -298,7 +300,7 @@ static int run_pass(Trainer *t) {
             const float *const *g_rows = NULL;
             if (t->g_cache) {
                 for (int i = 0; i < b.B; i++)
-                    t->g_rows[i] = t->g_cache + (size_t)(b.rows[i] - t->ds.row_begin) * t->ds.n_cols;
+                    t->g_rows[i] = t->g_cache + (size_t)b.local[i] * t->ds.n_cols;
                 g_rows = t->g_rows;
             }
             cfgan_d_step(&t->model, &b, g_rows, scale, &bst);
@@ -499,9 +501,10 @@ static void trainer_init(Trainer *t, const Config *cfg) {
             mlp_reserve(nets[k], t->shard[k] * (size_t)par_size());
         }
     }
-    cfgan_cache_init(&t->model, ds->row_begin, ds->row_end - ds->row_begin, (size_t)cfg->negative_cache_mb << 20);
+    cfgan_cache_init(&t->model, ds->n_local_rows, (size_t)cfg->negative_cache_mb << 20);
     t->perm = xmalloc((size_t)ds->n_rows * sizeof *t->perm);
     t->b_rows = xmalloc((size_t)t->max_batch * sizeof *t->b_rows);
+    t->b_local = xmalloc((size_t)t->max_batch * sizeof *t->b_local);
     t->b_ptr = xmalloc(((size_t)t->max_batch + 1) * sizeof *t->b_ptr);
     int64_t most = 0; // a batch holds at most the max_batch longest local rows
     int64_t *len = xmalloc((size_t)(ds->train.n_rows + 1) * sizeof *len);
@@ -519,7 +522,7 @@ static void trainer_init(Trainer *t, const Config *cfg) {
     t->b_col = xmalloc((size_t)(most + 1) * sizeof *t->b_col);
     topk_init(&t->topk, ds->n_users, cfg->topk[cfg->n_topk - 1]);
     t->scores = xmalloc((size_t)t->eval_block * ds->n_cols * sizeof *t->scores);
-    const size_t cache_bytes = (size_t)(ds->row_end - ds->row_begin) * ds->n_cols * sizeof(float);
+    const size_t cache_bytes = (size_t)ds->n_local_rows * ds->n_cols * sizeof(float);
     if (cache_bytes <= ((size_t)cfg->g_cache_mb << 20) && cache_bytes > 0) t->g_cache = xmalloc(cache_bytes);
     t->g_cache_step = -1;
     t->g_rows = xmalloc((size_t)t->max_batch * sizeof *t->g_rows);
@@ -532,6 +535,7 @@ static void trainer_free(Trainer *t) {
     cfgan_free(&t->model);
     free(t->perm);
     free(t->b_rows);
+    free(t->b_local);
     free(t->b_ptr);
     free(t->b_col);
     topk_free(&t->topk);
@@ -546,6 +550,7 @@ static void trainer_free(Trainer *t) {
 typedef struct {
     double min[T_COUNT], max[T_COUNT], sum[T_COUNT], flops[T_COUNT];
     double rss_min, rss_max, rss_sum, data_min, data_max, data_sum; // MB
+    double shard_min, shard_max, shard_sum;                          // MB of the training shard
 } PhaseReport;
 
 static void gather_phases(const Trainer *t, PhaseReport *p) {
@@ -557,6 +562,8 @@ static void gather_phases(const Trainer *t, PhaseReport *p) {
     getrusage(RUSAGE_SELF, &ru);
     p->rss_min = p->rss_max = p->rss_sum = (double)ru.ru_maxrss / 1024.0;
     p->data_min = p->data_max = p->data_sum = (double)dataset_bytes(&t->ds) / 1048576.0;
+    p->shard_min = p->shard_max = p->shard_sum = (double)dataset_shard_bytes(&t->ds) / 1048576.0;
+    par_min_double(&p->shard_min, 1), par_max_double(&p->shard_max, 1), par_sum_double(&p->shard_sum, 1);
     par_min_double(p->min, T_COUNT);
     par_max_double(p->max, T_COUNT);
     par_sum_double(p->sum, T_COUNT);
@@ -575,6 +582,8 @@ static void phases_json(StrBuf *sb, const PhaseReport *p) {
               p->rss_sum / np, p->rss_max);
     sb_printf(sb, "  \"data_mb\": {\"min\": %.2f, \"avg\": %.2f, \"max\": %.2f},\n", p->data_min, p->data_sum / np,
               p->data_max);
+    sb_printf(sb, "  \"shard_mb\": {\"min\": %.3f, \"avg\": %.3f, \"max\": %.3f},\n", p->shard_min, p->shard_sum / np,
+              p->shard_max);
     const GemmShape *g;
     int n = timer_gemm_shapes(&g); // rank 0's calls (every rank makes the same calls on its share of rows)
     sb_printf(sb, "  \"gemm_shapes\": [");

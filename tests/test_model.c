@@ -34,7 +34,7 @@ static Batch batch_of(const Csr *rows, int32_t *ids, int B, uint32_t outer) {
         for (int64_t k = rows->row_ptr[ids[i]]; k < rows->row_ptr[ids[i] + 1]; k++) col[w++] = rows->col[k];
         ptr[i + 1] = w;
     }
-    return (Batch){B, ids, ptr, col, outer};
+    return (Batch){B, ids, ptr, col, outer, NULL};
 }
 
 static double d_loss(Cfgan *m, const Batch *b, float scale) {
@@ -140,7 +140,7 @@ int main(void) {
     TEST("model: negative sets have the exact size, avoid positives and depend only on (seed, outer, row)", {
         int n = 200, pos[] = {3, 17, 18, 150, 199};
         float mask[200], mask2[200];
-        uint64_t bits[4];
+        uint64_t bits[8]; // n/64 + 2 words
         double ratios[] = {0.0, 0.1, 0.4, 0.5, 0.7, 0.9, 1.0};
         for (int k = 0; k < 7; k++)
             for (int inc = 0; inc < 2; inc++) {

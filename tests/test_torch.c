@@ -85,7 +85,7 @@ static void run_case(const char *tag, int scheme, int hidden, int gout, const ch
         for (int64_t k = rows.row_ptr[ids[i]]; k < rows.row_ptr[ids[i] + 1]; k++)
             col[ptr[i + 1]++] = rows.col[k], e[i * N + rows.col[k]] = 1;
     }
-    Batch b = {B, ids, ptr, col, 3};
+    Batch b = {B, ids, ptr, col, 3, NULL};
     cfgan_sample_masks(&m, &b, 99, 1);
     if (scheme == SCHEME_PM) memset(m.z_mask, 0, sizeof(float) * B * N);
 
