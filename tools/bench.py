@@ -22,10 +22,10 @@ CORES = os.cpu_count() or 2
 
 WORKLOADS = {
     # name: (config, epochs per outer iteration, outer iterations by default, needs data,
-    #        outer iterations of the full reference run)
-    "ml100k": ("configs/ml100k.yaml", 4, 10, True, 250),
-    "ml1m": ("configs/ml1m.yaml", 1, 6, True, 1500),
-    "demo": ("configs/demo.yaml", 2, 15, False, 30),
+    #        outer iterations of the full reference run, eval.every (None: the config's))
+    "ml100k": ("configs/ml100k.yaml", 4, 10, True, 250, 1),   # the reference protocol: every G pass
+    "ml1m": ("configs/ml1m.yaml", 1, 6, True, 1500, None),    # as configured (every 25 epochs)
+    "demo": ("configs/demo.yaml", 2, 15, False, 30, 1),
 }
 SETTINGS = [("np1-t1", 1, 1), ("np1-t%d" % CORES, 1, CORES), ("np2-t1", 2, 1)]
 GEMM_PHASES = ["G forward", "G backward", "D forward", "D backward", "evaluation"]
@@ -47,8 +47,9 @@ def run_cfgan(name, label, np_, threads, outer, out_dir, data_root):
     cfg, epo = WORKLOADS[name][:2]
     run_dir = os.path.join(out_dir, f"{name}-{label}")
     subprocess.run(["rm", "-rf", run_dir], check=True)
+    every = WORKLOADS[name][5]
     cmd = [BIN, "train", os.path.join(ROOT, cfg), "--out", run_dir, "--set", f"train.epochs={epo * outer}",
-           "--set", "eval.every=1", "--set", "checkpoint.every=0"]
+           "--set", "checkpoint.every=0"] + (["--set", f"eval.every={every}"] if every else [])
     if data_root:
         cmd += ["--data-root", data_root]
     if np_ > 1:
@@ -109,7 +110,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     table, csv_rows, summary = [], [], {}
     for name in args.only.split(","):
-        cfg, epo, default_outer, needs_data, full_outer = WORKLOADS[name]
+        cfg, epo, default_outer, needs_data, full_outer, _ = WORKLOADS[name]
         if needs_data and not os.path.isdir(os.path.join(data_root, "cfgan")):
             print(f"skipping {name}: no datasets under {data_root} (set CFGAN_DATA)")
             continue
@@ -144,6 +145,23 @@ def main():
         if torch:
             summary[name]["torch_seconds_per_outer"] = torch["seconds_per_outer"]
             summary[name]["ratio_vs_torch"] = {k: torch["seconds_per_outer"] / v["seconds_per_outer"] for k, v in per.items()}
+    # data memory per rank at np = 1, 2, 4 (4 oversubscribed: memory, not speed) on ML1M
+    if "ml1m" in args.only and os.path.isdir(os.path.join(data_root, "cfgan")):
+        mem = {}
+        for np_ in (1, 2, 4):
+            print(f"== ml1m data memory at np={np_}", flush=True)
+            run_dir = os.path.join(args.out, f"mem-ml1m-np{np_}")
+            subprocess.run(["rm", "-rf", run_dir], check=True)
+            cmd = [BIN, "train", os.path.join(ROOT, "configs/ml1m.yaml"), "--out", run_dir, "--data-root", data_root,
+                   "--set", "train.epochs=1", "--set", "checkpoint.every=0"]
+            env = mpi_env(1)
+            if np_ > CORES:
+                env["OMPI_MCA_mpi_yield_when_idle"] = "1"
+            subprocess.run((["mpirun", "-np", str(np_)] if np_ > 1 else []) + cmd, env=env, check=True, capture_output=True)
+            f = json.load(open(os.path.join(run_dir, "final.json")))
+            mem[np_] = {"shard_mb_max": f["shard_mb"]["max"], "shard_mb_min": f["shard_mb"]["min"],
+                        "data_mb_max": f["data_mb"]["max"], "rss_mb_max": f["peak_rss_mb"]["max"]}
+        summary["ml1m_memory"] = mem
     with open(os.path.join(args.out, "bench.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(csv_rows[0].keys()))
         w.writeheader()
@@ -156,6 +174,8 @@ def main():
               f"{r['gflops_achieved']:8.1f} {frac:>8}")
     print()
     for name, s in summary.items():
+        if name == "ml1m_memory":
+            continue
         print(f"{name} ({s['outer']} outer iterations measured; the full reference run has {s['full_outer']}):")
         for label, v in s["settings"].items():
             line = (f"  {label:7} {v['seconds_per_outer']:.3f} s per outer iteration, full run ~{v['full_run_seconds']:.0f} s; "
@@ -166,6 +186,11 @@ def main():
         print(f"  np=2 vs np=1 (one BLAS thread per rank): x{s['speedup_np2_vs_np1_one_thread']:.2f}")
         if "torch_seconds_per_outer" in s:
             print(f"  PyTorch reference (tools/torch_cfgan.py, {CORES} threads): {s['torch_seconds_per_outer']:.3f} s per outer iteration")
+    if "ml1m_memory" in summary:
+        print("ml1m data memory per rank (training shard min-max; all data incl. rank 0's held-out sets; peak RSS):")
+        for np_, m in summary["ml1m_memory"].items():
+            print(f"  np={np_}: shard {m['shard_mb_min']:.2f}-{m['shard_mb_max']:.2f} MB, data max {m['data_mb_max']:.2f} MB, "
+                  f"peak RSS max {m['rss_mb_max']:.0f} MB")
     print(f"\nwrote {args.out}/bench.csv and {args.out}/summary.json")
 
 
