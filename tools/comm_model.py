@@ -6,12 +6,15 @@ usage: tools/comm_model.py CONFIG [--rows R --cols C] [--run DIR] [--bandwidth G
   --run DIR     a finished np=1 run of CONFIG: its final.json gives rows/cols and the compute time per epoch
   --bandwidth   link bandwidth in Gbit/s (default 100)
   --latency     per-message latency in microseconds (default 2)
-Model, per step and network (G or D) with N parameters (+1 float: the stop flag):
-  allreduce(p) = 2 (p-1)/p * 4(N+1) / bandwidth + 2 log2(p) * latency     (bandwidth-optimal ring /
-                 recursive-halving allreduce: each rank sends and receives 2(p-1)/p of the buffer)
-  epoch(p)     = compute_1 / p_busy + steps_G * allreduce_G(p) + steps_D * allreduce_D(p) + optimizer_1
-where p_busy = min(p, batch rows) (a mini-batch of B rows cannot use more than B ranks) and the
-optimizer update (every rank updates every parameter) does not shrink with p.
+Model, per step and network (G or D) with N parameters:
+  exchange(p) = 2 (p-1)/p * 4N / bandwidth + 2 (p-1) * latency   (ring reduce-scatter + allgather,
+                as cfgan's sharded optimizer does: each rank sends and receives 2(p-1)/p of the buffer)
+  epoch(p)    = compute_1 / p_busy * (1 + imbalance(p, B)) + steps_G exchange_G(p) + steps_D exchange_D(p)
+                + optimizer_1 / p
+where p_busy = min(p, B) (a mini-batch of B rows cannot use more than B ranks) and imbalance is the
+expected excess rows of the busiest rank when B shuffled rows are dealt by owner: the maximum of p
+binomial(B, 1/p) counts, ~ z_p sqrt(B/p (1 - 1/p)) / (B/p), z_p the expected maximum of p standard
+normals (every step waits for the slowest rank).
 """
 import argparse
 import json
@@ -79,15 +82,22 @@ def main():
     if compute is None:
         return
     print(f"compute per epoch at np=1: {compute:.3f} s, optimizer {optimizer or 0:.3f} s")
-    print("| ranks | compute s/epoch | allreduce s/epoch | predicted s/epoch | speedup | efficiency |")
+    print("| ranks | compute s/epoch (incl. imbalance) | exchange s/epoch | predicted s/epoch | speedup | efficiency |")
     print("|---|---|---|---|---|---|")
     base = compute + (optimizer or 0)
+    def max_normal(p):  # expected maximum of p standard normals (Blom's approximation)
+        if p == 1:
+            return 0.0
+        from statistics import NormalDist
+        return NormalDist().inv_cdf((p - 0.375) / (p + 0.25))
     for p in [int(x) for x in a.ranks.split(",")]:
         busy = min(p, c["g_batch"])
-        ar = lambda n: 0 if p == 1 else 2 * (p - 1) / p * 4 * (n + 1) / bw + 2 * math.log2(p) * lat
+        per = c["g_batch"] / busy
+        imb = 0 if p == 1 else max_normal(busy) * math.sqrt(per * (1 - 1 / busy)) / per
+        ar = lambda n: 0 if p == 1 else 2 * (p - 1) / p * 4 * n / bw + 2 * (p - 1) * lat
         comm = steps_g * ar(n_g) + steps_d * ar(n_d)
-        t = compute / busy + comm + (optimizer or 0)
-        print(f"| {p} | {compute / busy:.4f} | {comm:.4f} | {t:.4f} | {base / t:.2f} | {100 * base / t / p:.1f}% |")
+        t = compute / busy * (1 + imb) + comm + (optimizer or 0) / p
+        print(f"| {p} | {compute / busy * (1 + imb):.4f} | {comm:.4f} | {t:.4f} | {base / t:.2f} | {100 * base / t / p:.1f}% |")
 
 
 if __name__ == "__main__":
