@@ -34,7 +34,7 @@ typedef struct {
     float *dacts;
     float *dg_h[NN_MAX_LAYERS], *dx_fake, *dd_real_h[NN_MAX_LAYERS], *dd_fake_h[NN_MAX_LAYERS];
     size_t n_dacts;        // floats in dacts
-    uint64_t *bits;        // (n/64 + 1) scratch of the negative sampler
+    uint64_t *bits;        // (n/64 + 2) scratch of the negative sampler
     uint64_t *row_bits;    // (2 words) one row's PM and ZR sets when they are not cached
     // negative sets drawn once per outer iteration per row (NULL: drawn at every step instead)
     int32_t cache_words;

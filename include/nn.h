@@ -20,7 +20,7 @@ typedef struct {
     size_t w_off[NN_MAX_LAYERS];          // W_l (dims[l], dims[l+1]) at params + w_off[l]
     size_t b_off[NN_MAX_LAYERS];          // b_l (dims[l+1]) at params + b_off[l]
     size_t n_params;
-    float *params, *grads, *m, *v;        // (n_alloc) each, n_alloc >= n_params + 1, zero past n_params
+    float *params, *grads, *m, *v;        // (n_alloc) each, n_alloc >= n_params + 2, zero past n_params
     size_t n_alloc;                       // room for padding (a sharded optimizer splits n_alloc evenly)
     int64_t step;                         // optimizer updates applied (Adam's t)
 } Mlp;

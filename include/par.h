@@ -54,6 +54,8 @@ void par_ring_shift(void *buf, size_t bytes);
 int par_same_u64(uint64_t v);
 // Logical OR of a flag over all ranks (for collective decisions like "stop now").
 int par_any(int flag);
+// Bitwise OR of small flag sets over all ranks.
+int par_or_bits(int bits);
 // End every rank now with `status` (MPI_Abort when there are other ranks).
 noreturn void par_abort(int status);
 

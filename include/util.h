@@ -52,11 +52,15 @@ typedef struct {
     size_t line_cap;
     long line_no;     // 1-based number of the current line
     int eof;
+    struct OpenReader *open; // what line_reader_free_all would release
 } LineReader;
 void line_reader_init(LineReader *self, const char *path); // exits EXIT_INPUT if unreadable
 // Next line into self->line; returns its length, or -1 at end of file.
 long line_reader_next(LineReader *self);
 void line_reader_free(LineReader *self);
+// die() ends the process, so readers open at that moment are never freed. A harness whose exit
+// hook longjmps out of die() (the fuzzer) calls this to release them.
+void line_reader_free_all(void);
 
 // Seconds since an arbitrary fixed point (monotonic).
 double wall_seconds(void);

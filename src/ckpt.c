@@ -216,7 +216,11 @@ int ckpt_load_newest(Checkpoint *self, const char *dir, char *path_out, size_t p
             continue;
         }
         if (ckpt_parse(self, buf, bytes, why, sizeof why) != 0) {
-            warn("%s: %s; trying the previous checkpoint", path_out, why);
+            // set it aside, so that pruning never keeps it in place of a good one
+            char bad[4200];
+            snprintf(bad, sizeof bad, "%s.bad", path_out);
+            int moved = rename(path_out, bad) == 0;
+            warn("%s: %s; %strying the previous checkpoint", path_out, why, moved ? "renamed to *.bad, " : "");
             snprintf(err, err_size, "no valid checkpoint in %s (newest problem: %s)", dir, why);
             continue;
         }

@@ -38,7 +38,10 @@ void cli_parse(CliArgs *a, const char *cmd, int argc, char **argv, const CliOpt 
             continue;
         }
         if (take_value(argc, argv, &i, "--data-root", &a->data_root, cmd)) continue;
-        if (take_value(argc, argv, &i, "--out", &a->out_dir, cmd)) continue;
+        if (take_value(argc, argv, &i, "--out", &a->out_dir, cmd)) {
+            if (!a->out_dir[0]) die(EXIT_INPUT, "cfgan %s: --out needs a non-empty path", cmd);
+            continue;
+        }
         int matched = 0;
         for (const CliOpt *o = extra; o && o->name && !matched; o++) {
             if (o->has_value) matched = take_value(argc, argv, &i, o->name, o->value, cmd);

@@ -119,21 +119,6 @@ int cmd_baseline(int argc, char **argv) {
     int taken = util_is_root() && stat(path, &st) == 0;
     par_bcast(&taken, sizeof taken, 0);
     if (taken) die(EXIT_INPUT, "%s: already holds a run (metrics.jsonl); choose another --out", dir);
-    FILE *mf = NULL;
-    if (util_is_root()) {
-        mkdir_p(dir);
-        char *text = NULL;
-        size_t n = 0;
-        FILE *mem = open_memstream(&text, &n);
-        config_write_yaml(&cfg, mem);
-        fclose(mem);
-        char cpath[CFG_STR_MAX + 32];
-        snprintf(cpath, sizeof cpath, "%s/config.yaml", dir);
-        if (write_file_atomic(cpath, text, n) != 0) die_local(EXIT_RUNTIME, "%s: cannot write: %s", cpath, strerror(errno));
-        free(text);
-        mf = fopen(path, "w");
-        if (!mf) die_local(EXIT_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
-    }
     info("baseline %s on %s: %d users x %d items, %lld training pairs, %d rank%s, protocol %s", MODEL_NAMES[model],
          cfg.name, ds.n_users, ds.n_items, (long long)ds.n_train, par_size(), par_size() > 1 ? "s" : "",
          honest ? "honest (validation)" : "reference (test)");
@@ -153,8 +138,7 @@ int cmd_baseline(int argc, char **argv) {
         sb_printf(&sb, ", \"split\": \"%s\", \"seconds\": %.3f, ", honest ? "valid" : "test", secs);
         metrics_json(&m, &sb);
         sb_printf(&sb, "}\n");
-        sb_printf(&lines, "%s", sb.data);
-        if (mf) fputs(sb.data, mf), fflush(mf);
+        sb_printf(&lines, "%s", sb.data); // written with the rest at the end: an error leaves nothing
         info("%s", sb.data ? strtok(sb.data, "\n") : "");
         sb_free(&sb);
         double v = metrics_get(&m, cfg.select_metric, cfg.select_k);
@@ -175,11 +159,22 @@ int cmd_baseline(int argc, char **argv) {
         sb_printf(&sb, ", \"split\": \"test\", \"refit\": true, \"seconds\": %.3f, ", secs);
         metrics_json(&reported, &sb);
         sb_printf(&sb, "}\n");
-        if (mf) fputs(sb.data, mf), fflush(mf);
+        sb_printf(&lines, "%s", sb.data);
         sb_free(&sb);
     }
-    if (util_is_root()) {
-        fclose(mf);
+    if (util_is_root()) { // every fit succeeded: now the run directory and its records
+        mkdir_p(dir);
+        char *text = NULL;
+        size_t n = 0;
+        FILE *mem = open_memstream(&text, &n);
+        config_write_yaml(&cfg, mem);
+        fclose(mem);
+        char cpath[CFG_STR_MAX + 32];
+        snprintf(cpath, sizeof cpath, "%s/config.yaml", dir);
+        if (write_file_atomic(cpath, text, n) != 0) die_local(EXIT_RUNTIME, "%s: cannot write: %s", cpath, strerror(errno));
+        free(text);
+        if (write_file_atomic(path, lines.data, lines.len) != 0)
+            die_local(EXIT_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
         StrBuf f = {0};
         sb_printf(&f, "{\n  \"model\": \"%s\",\n  \"protocol\": \"%s\",\n  \"selected\": {", MODEL_NAMES[model],
                   honest ? "honest" : "reference");

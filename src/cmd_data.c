@@ -62,15 +62,18 @@ int cmd_data_info(int argc, char **argv) {
     double density = (double)total / ((double)ds.n_users * (double)ds.n_items);
     if (!util_is_root()) goto done;
     if (json) {
-        printf("{\"config\": \"%s\", \"users\": %d, \"items\": %d, \"interactions\": %lld, \"density\": %.6g, "
+        StrBuf cp = {0};
+        sb_json_string(&cp, cfg.path);
+        printf("{\"config\": %s, \"users\": %d, \"items\": %d, \"interactions\": %lld, \"density\": %.6g, "
                "\"train\": %lld, \"validation\": %lld, \"test\": %lld, \"test_users\": %lld, \"cold_users\": %lld, "
                "\"cold_items\": %lld, \"duplicates\": %lld, \"below_threshold\": %lld, \"kcore_removed\": %lld, "
                "\"fingerprint\": \"%016" PRIx64 "\"}\n",
-               cfg.path, ds.n_users, ds.n_items, (long long)total, density, (long long)ds.n_train,
+               cp.data, ds.n_users, ds.n_items, (long long)total, density, (long long)ds.n_train,
                (long long)ds.n_valid, (long long)ds.n_test, (long long)test_users, (long long)cold_users,
                (long long)cold_items, (long long)(ds.train_stats.duplicates + ds.test_stats.duplicates),
                (long long)(ds.train_stats.below_threshold + ds.test_stats.below_threshold),
                (long long)ds.train_stats.kcore_removed, ds.fingerprint);
+        sb_free(&cp);
         goto done;
     }
     char b1[32], b2[32], b3[32];
@@ -166,7 +169,9 @@ int cmd_synth(int argc, char **argv) {
     SynthSpec spec = {parse_count(users, "--users", 1, INT32_MAX - 1), parse_count(items, "--items", 2, INT32_MAX - 1),
                       parse_count(inter, "--interactions", 1, INT64_MAX / 2),
                       (uint64_t)parse_count(seed, "--seed", 0, INT64_MAX), (int)parse_count(topics, "--topics", 1, 100000)};
-    if (!a.out_dir) die(EXIT_INPUT, "cfgan synth: missing --out FILE");
+    if (!a.out_dir || !a.out_dir[0]) die(EXIT_INPUT, "cfgan synth: missing --out FILE");
+    const char *problem = synth_check(&spec);
+    if (problem) die(EXIT_INPUT, "cfgan synth: %s", problem);
     if (!util_is_root()) return 0;
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.partial", a.out_dir);

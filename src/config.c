@@ -203,7 +203,7 @@ static int parse_double(const char *s, double *out) {
 }
 
 static void fmt_range(const Key *k, char *buf, size_t n) {
-    if (k->type == T_FLOAT || k->type == T_FLOAT_LIST) snprintf(buf, n, "[%g, %g]", k->min, k->max);
+    if (k->type == T_FLOAT || k->type == T_FLOAT_LIST) snprintf(buf, n, "[%.10g, %.10g]", k->min, k->max);
     else snprintf(buf, n, "[%.0f, %.0f]", k->min, k->max);
 }
 
@@ -595,8 +595,9 @@ void config_finish(Config *self, const char *data_root) {
         die_key(self, "data.item_col", "'data.item_col' must differ from 'data.user_col'");
     if (self->data_rating_col == self->data_user_col || self->data_rating_col == self->data_item_col)
         die_key(self, "data.rating_col", "'data.rating_col' must differ from the user and item columns");
-    if (self->data_format == FORMAT_SYNTHETIC && self->synth_interactions > self->synth_users * self->synth_items)
-        die_key(self, "data.synthetic.interactions", "'data.synthetic.interactions' exceeds users x items");
+    if (self->data_format == FORMAT_SYNTHETIC && self->synth_interactions > self->synth_users * (self->synth_items / 2))
+        die_key(self, "data.synthetic.interactions",
+                "'data.synthetic.interactions' exceeds users x floor(items / 2), the densest synthetic data");
 
     if (self->epochs < self->g_steps)
         die_key(self, "train.epochs", "'train.epochs' must be at least train.g_steps (epochs count generator passes)");

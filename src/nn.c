@@ -40,7 +40,7 @@ void mlp_init(Mlp *self, int n_layers, const int *dims, const Act *acts) {
         off += (size_t)dims[l + 1];
     }
     self->n_params = off;
-    self->n_alloc = off + 1; // + a spare slot that rides along in the gradient allreduce
+    self->n_alloc = off + 2; // + two spare slots that ride along in the gradient allreduce (flags)
     self->params = xcalloc(self->n_alloc, sizeof(float));
     self->grads = xcalloc(self->n_alloc, sizeof(float));
     self->m = xcalloc(self->n_alloc, sizeof(float));

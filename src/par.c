@@ -84,7 +84,12 @@ void par_min_double(double *buf, size_t n) {
     if (g_size > 1) MPI_Allreduce(MPI_IN_PLACE, buf, to_int(n), MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD);
 }
 void par_bcast(void *buf, size_t bytes, int root) {
-    if (g_size > 1) MPI_Bcast(buf, to_int(bytes), MPI_BYTE, root, MPI_COMM_WORLD);
+    if (g_size == 1) return;
+    for (size_t off = 0; off < bytes || off == 0; off += (size_t)1 << 30) { // MPI counts are ints: 1 GiB at a time
+        size_t n = bytes - off < ((size_t)1 << 30) ? bytes - off : (size_t)1 << 30;
+        MPI_Bcast((char *)buf + off, to_int(n), MPI_BYTE, root, MPI_COMM_WORLD);
+        if (n == 0) break;
+    }
 }
 void par_gather(const void *in, size_t bytes, void *out, int root) {
     if (g_size == 1) {
@@ -242,6 +247,11 @@ int par_same_u64(uint64_t v) {
     MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD);
     MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
     return lo == hi;
+}
+
+int par_or_bits(int bits) {
+    if (g_size > 1) MPI_Allreduce(MPI_IN_PLACE, &bits, 1, MPI_INT, MPI_BOR, MPI_COMM_WORLD);
+    return bits;
 }
 
 int par_any(int flag) {

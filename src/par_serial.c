@@ -33,6 +33,7 @@ void par_gatherv(const void *in, size_t bytes, void *out, const size_t *counts, 
 }
 void par_barrier(void) {}
 int par_any(int flag) { return flag; }
+int par_or_bits(int bits) { return bits; }
 static void copy_out(const void *in, size_t bytes, void **out, size_t *out_bytes) {
     *out = xmalloc(bytes ? bytes : 1);
     if (bytes) memcpy(*out, in, bytes); // in may be NULL when there is nothing to send

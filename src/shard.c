@@ -361,9 +361,13 @@ void dataset_load(Dataset *self, const Config *cfg) {
     par_bcast(&h, sizeof h, 0);
     self->fingerprint = h;
 
-    if (self->n_test == 0)
+    if (self->n_test == 0 && self->test_from_holdout)
         die(EXIT_INPUT, "%s: the test split is empty: no user has enough pairs to hold any out (data.test_fraction = %g)",
             train_label, cfg->data_test_fraction);
+    if (self->n_test == 0)
+        die(EXIT_INPUT, "%s: no test pair is left after the k-core filter (data.min_user_interactions, "
+                        "data.min_item_interactions)",
+            cfg->test_path);
     // a test set that shares no user with training is almost certainly the wrong file pair
     int64_t known = 0;
     if (util_is_root())

@@ -65,18 +65,27 @@ static void alias_free(Alias *a) {
     free(a->alias);
 }
 
+const char *synth_check(const SynthSpec *s) {
+    static char msg[160];
+    if (s->users < 1 || s->items < 2 || s->interactions < 1) return "needs users >= 1, items >= 2, interactions >= 1";
+    if (s->users > INT32_MAX || s->items > INT32_MAX) return "users and items must be below 2^31";
+    if (s->interactions > s->users * (s->items / 2)) {
+        snprintf(msg, sizeof msg, "%lld interactions exceed users x floor(items / 2) = %lld (too dense)",
+                 (long long)s->interactions, (long long)(s->users * (s->items / 2)));
+        return msg;
+    }
+    return NULL;
+}
+
 // Raw activity weight of a user (lognormal), the first draw of its stream.
 static double user_weight(Rng *rng) { return exp(0.8 * rng_normal(rng)); }
 
 void synth_generate_part(const SynthSpec *spec, int part, int n_parts, SynthEmit emit, void *ctx) {
     const int64_t U = spec->users, I = spec->items, K = spec->interactions;
     const int T = spec->topics;
-    if (U < 1 || I < 2 || K < 1) die(EXIT_INPUT, "synthetic data needs users >= 1, items >= 2, interactions >= 1");
-    if (U > INT32_MAX || I > INT32_MAX) die(EXIT_INPUT, "synthetic data: users and items must be below 2^31");
+    const char *problem = synth_check(spec);
+    if (problem) die(EXIT_INPUT, "synthetic data: %s", problem);
     const int64_t cap = I / 2; // most items one user may have, so sampling without replacement stays fast
-    if (K > U * cap)
-        die(EXIT_INPUT, "synthetic data: %lld interactions exceed users x items / 2 = %lld (too dense)", (long long)K,
-            (long long)(U * cap));
 
     // items: topic and popularity
     int32_t *topic = xmalloc((size_t)I * sizeof *topic);

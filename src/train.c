@@ -4,11 +4,12 @@
 // reference (test every eval.every epochs, report the last) and honest (select the epoch on a
 // validation split, report the test metrics of the selected parameters).
 //
-// Parallel shape: every rank holds a block of rows and the whole model. A global mini-batch is
-// fixed by the seed; each rank computes its rows of it; one allreduce per step sums the flat
-// gradient buffer (its spare last slot carries the "stop now" flag of a preempted rank); every rank
-// applies the same update. Evaluation: each rank scores its rows, per-user top-K lists are merged
-// on rank 0, which computes the metrics and writes every file.
+// Parallel shape: every rank holds every np-th row and the whole model. A global mini-batch is
+// fixed by the seed; each rank computes its rows of it; the gradients are summed across ranks once
+// per step -- a reduce-scatter, Adam on this rank's 1/np of the parameters, an allgather (or one
+// allreduce and the full update on every rank) -- with the "stop now" and "loss not finite" flags
+// of every rank riding along. Evaluation: each rank scores its rows, per-user top-K lists are
+// merged on rank 0, which computes the metrics and writes every file.
 #include "train.h"
 
 #include <errno.h>
@@ -90,6 +91,11 @@ typedef struct {
 
 static volatile sig_atomic_t g_stop_signal = 0;
 static void on_stop_signal(int sig) { g_stop_signal = sig; }
+
+static int cmp_i64_desc(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x < y) - (x > y);
+}
 
 // ---- run directory and records ----------------------------------------------------------------
 
@@ -308,12 +314,18 @@ static int run_pass(Trainer *t) {
         else cfgan_g_step(&t->model, &b, scale, &bst);
         float lr = (float)(is_d ? cfg->d_lr : cfg->g_lr), reg = (float)(is_d ? cfg->d_reg : cfg->g_reg);
         const size_t block = t->shard[!is_d];
+        // any rank can stop every rank (a signal), and a non-finite loss on any rank fails them all
+        // together, before the update overwrites the parameters
+        const double loss = is_d ? bst.d_real + bst.d_fake : bst.g_adv + bst.g_zr;
+        const int want_stop = g_stop_signal != 0, bad = !isfinite(loss);
         int stop;
         if (block) { // each rank updates its 1/np of the parameters, then every rank gets them all
             timer_start(T_ALLREDUCE);
             par_reduce_scatter_float(net->grads, block);
-            stop = par_any(g_stop_signal != 0);
+            int flags = par_or_bits(want_stop | bad << 1);
             timer_stop(T_ALLREDUCE);
+            stop = flags & 1;
+            if (flags & 2) numeric_failure(t, is_d ? "the discriminator loss" : "the generator loss", s->epoch + 1, s->step);
             timer_start(T_OPTIM);
             const size_t lo = (size_t)par_rank() * block;
             adam_update_range(net, lo, lo + block, net->grads + lo, lr, (float)cfg->beta1, (float)cfg->beta2,
@@ -323,18 +335,19 @@ static int run_pass(Trainer *t) {
             par_allgather_float(net->params, block);
             timer_stop(T_ALLREDUCE);
         } else {
-            net->grads[net->n_params] = g_stop_signal ? 1.0f : 0.0f; // rides along: any rank can stop all
+            net->grads[net->n_params] = (float)want_stop; // the flags ride along in the two spare slots
+            net->grads[net->n_params + 1] = (float)bad;
             timer_start(T_ALLREDUCE);
-            par_sum_float(net->grads, net->n_params + 1);
+            par_sum_float(net->grads, net->n_params + 2);
             timer_stop(T_ALLREDUCE);
             stop = net->grads[net->n_params] > 0;
+            if (net->grads[net->n_params + 1] > 0)
+                numeric_failure(t, is_d ? "the discriminator loss" : "the generator loss", s->epoch + 1, s->step);
             timer_start(T_OPTIM);
             if (cfg->optimizer == OPT_ADAM) adam_update(net, lr, (float)cfg->beta1, (float)cfg->beta2, (float)cfg->adam_eps, reg);
             else sgd_update(net, lr, reg);
             timer_stop(T_OPTIM);
         }
-        double loss = is_d ? bst.d_real + bst.d_fake : bst.g_adv + bst.g_zr;
-        if (!isfinite(loss)) numeric_failure(t, is_d ? "the discriminator loss" : "the generator loss", s->epoch + 1, s->step);
         double *acc = &s->pass_st.d_real;
         const double *add = &bst.d_real;
         for (int k = 0; k < 7; k++) acc[k] += add[k];
@@ -362,8 +375,18 @@ static int run_pass(Trainer *t) {
 
 // ---- checkpoints ------------------------------------------------------------------------------
 
+static int params_finite(const Mlp *net) {
+    for (size_t i = 0; i < net->n_params; i++)
+        if (!isfinite(net->params[i])) return 0;
+    return 1;
+}
+
 static void save_checkpoint(Trainer *t) {
     timer_start(T_CKPT);
+    // a step with a finite loss can still leave non-finite parameters (an Inf gradient): never let
+    // them replace the last good checkpoint (parameters are the same on every rank)
+    if (!params_finite(&t->model.g) || !params_finite(&t->model.d))
+        numeric_failure(t, "a model parameter", t->s.epoch, t->s.step);
     // with a sharded optimizer each rank holds the current Adam moments of its slice only
     Mlp *nets[2] = {&t->model.d, &t->model.g};
     for (int k = 0; k < 2; k++)
@@ -394,7 +417,8 @@ static void save_checkpoint(Trainer *t) {
         ckpt_add(&c, "d.m", d->m, d->n_params * sizeof(float));
         ckpt_add(&c, "d.v", d->v, d->n_params * sizeof(float));
         ckpt_add(&c, "d.step", &d->step, sizeof d->step);
-        if (t->honest) ckpt_add(&c, "best_g", t->best_g, g->n_params * sizeof(float));
+        // the selected parameters exist only after the first validation (recommend falls back to g.params)
+        if (t->honest && t->s.have_best) ckpt_add(&c, "best_g", t->best_g, g->n_params * sizeof(float));
         char *cfg_text = NULL;
         size_t cfg_bytes = 0;
         FILE *mem = open_memstream(&cfg_text, &cfg_bytes);
@@ -435,7 +459,8 @@ static void load_checkpoint(Trainer *t) {
         die_local(EXIT_RUNTIME, "%s: checkpoint damaged in transit: %s", path, err);
     if (c.config_hash != config_hash(t->cfg))
         die(EXIT_INPUT, "%s: was written with a different configuration (hash %016llx, this config %016llx); resume "
-                        "with the run's config.yaml, changing only run-time keys (eval.*, checkpoint.*)",
+                        "with the run's config.yaml, changing only run-time keys (see cfgan help config: eval.topk, "
+                        "eval.every, eval.block, checkpoint.*, run.*, data.titles)",
             path, (unsigned long long)c.config_hash, (unsigned long long)config_hash(t->cfg));
     if (c.fingerprint != t->ds.fingerprint)
         die(EXIT_INPUT, "%s: was written for different data (fingerprint %016llx, now %016llx): check --data-root", path,
@@ -456,6 +481,7 @@ static void load_checkpoint(Trainer *t) {
                  {"d.step", &d->step, sizeof d->step}, {"best_g", t->best_g, gb}};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
         if (!parts[i].dst) continue;
+        if (strcmp(parts[i].name, "best_g") == 0 && !t->s.have_best) continue; // no best epoch yet
         const void *src = ckpt_get(&c, parts[i].name, parts[i].bytes);
         if (!src) die(EXIT_INPUT, "%s: section '%s' is missing or has the wrong size", path, parts[i].name);
         memcpy(parts[i].dst, src, parts[i].bytes);
@@ -509,15 +535,8 @@ static void trainer_init(Trainer *t, const Config *cfg) {
     int64_t most = 0; // a batch holds at most the max_batch longest local rows
     int64_t *len = xmalloc((size_t)(ds->train.n_rows + 1) * sizeof *len);
     for (int32_t r = 0; r < ds->train.n_rows; r++) len[r] = csr_row_len(&ds->train, r);
-    for (int k = 0; k < t->max_batch && k < ds->train.n_rows; k++) { // partial selection of the longest rows
-        int32_t best = k;
-        for (int32_t r = k + 1; r < ds->train.n_rows; r++)
-            if (len[r] > len[best]) best = r;
-        int64_t tmp = len[k];
-        len[k] = len[best];
-        len[best] = tmp;
-        most += len[k];
-    }
+    qsort(len, (size_t)ds->train.n_rows, sizeof *len, cmp_i64_desc);
+    for (int k = 0; k < t->max_batch && k < ds->train.n_rows; k++) most += len[k];
     free(len);
     t->b_col = xmalloc((size_t)(most + 1) * sizeof *t->b_col);
     topk_init(&t->topk, ds->n_users, cfg->topk[cfg->n_topk - 1]);

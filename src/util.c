@@ -106,6 +106,15 @@ FILE *xfopen_input(const char *path) {
 
 // ---- line reader ----------------------------------------------------------------------------
 
+// Heap copies of every open reader's resources, so line_reader_free_all never touches the stack
+// frame of a reader that die() jumped out of.
+struct OpenReader {
+    FILE *fp;
+    char *buf, *line;
+    struct OpenReader *next;
+};
+static struct OpenReader *g_open_readers;
+
 void line_reader_init(LineReader *self, const char *path) {
     memset(self, 0, sizeof *self);
     self->fp = xfopen_input(path);
@@ -114,6 +123,9 @@ void line_reader_init(LineReader *self, const char *path) {
     self->buf = xmalloc(self->cap);
     self->line_cap = 256;
     self->line = xmalloc(self->line_cap);
+    self->open = xmalloc(sizeof *self->open);
+    *self->open = (struct OpenReader){self->fp, self->buf, self->line, g_open_readers};
+    g_open_readers = self->open;
 }
 
 // Refill the buffer; returns bytes available.
@@ -144,6 +156,7 @@ long line_reader_next(LineReader *self) {
         if (n + take + 1 > self->line_cap) {
             while (n + take + 1 > self->line_cap) self->line_cap *= 2;
             self->line = xrealloc(self->line, self->line_cap);
+            self->open->line = self->line;
         }
         memcpy(self->line + n, start, take);
         n += take;
@@ -161,10 +174,27 @@ long line_reader_next(LineReader *self) {
 }
 
 void line_reader_free(LineReader *self) {
+    for (struct OpenReader **p = &g_open_readers; *p; p = &(*p)->next)
+        if (*p == self->open) {
+            *p = self->open->next;
+            break;
+        }
+    free(self->open);
     if (self->fp) fclose(self->fp);
     free(self->buf);
     free(self->line);
     memset(self, 0, sizeof *self);
+}
+
+void line_reader_free_all(void) {
+    while (g_open_readers) {
+        struct OpenReader *r = g_open_readers;
+        g_open_readers = r->next;
+        if (r->fp) fclose(r->fp);
+        free(r->buf);
+        free(r->line);
+        free(r);
+    }
 }
 
 // ---- clocks, hashing, strings -----------------------------------------------------------------
@@ -221,6 +251,7 @@ int edit_distance(const char *a, const char *b) {
 // ---- files ------------------------------------------------------------------------------------
 
 void mkdir_p(const char *path) {
+    if (!path[0]) die(EXIT_INPUT, "empty directory name (check --out)");
     char *tmp = xstrdup(path);
     for (char *p = tmp + 1; *p; p++) {
         if (*p != '/') continue;

@@ -64,7 +64,7 @@ cp -r "$TMP/full" "$TMP/corrupt"
 newest=$($CKPT newest "$TMP/corrupt")
 printf 'garbage' | dd of="$newest" bs=1 seek=200 conv=notrunc 2>/dev/null
 "$CFGAN" "${run[@]}" --out "$TMP/corrupt" --resume > "$TMP/corrupt.log" 2> "$TMP/corrupt.err"
-if grep -q "checksum mismatch (corrupted); trying the previous checkpoint" "$TMP/corrupt.err" && \
+if grep -q "checksum mismatch (corrupted); renamed to \*.bad, trying the previous checkpoint" "$TMP/corrupt.err" && \
    grep -q "^resuming .* (epoch 28" "$TMP/corrupt.log" && same_metrics "$TMP/full" "$TMP/corrupt"
 then ok "mpi: a corrupted newest checkpoint is reported and the previous one used"
 else not_ok "mpi: corrupted checkpoint" "$(cat "$TMP/corrupt.err") $(grep resuming "$TMP/corrupt.log")"; fi
@@ -97,6 +97,16 @@ expect_input_error "mpi: resume refuses different data" "was written for differe
   "$CFGAN" train "$TMP/syn.yaml" --out "$TMP/syn" --resume
 expect_input_error "mpi: resume without checkpoints says so" "cannot resume: no checkpoint files" \
   "$CFGAN" train "$DEMO" --out "$TMP/empty" --resume
+
+# --- a non-finite loss seen by some ranks only: every rank stops at once with status 3 and the message
+for sh in true false; do
+  t0=$(date +%s); mpirun -np 2 "$CFGAN" train "$DEMO" --set train.epochs=10 --set train.g_lr=100 --set train.d_lr=100 \
+    --set train.optimizer=sgd --set train.g_batch=1 --set train.d_batch=1 --set run.shard_optimizer=$sh \
+    --out "$TMP/nan-$sh" > /dev/null 2> "$TMP/nan-$sh.err"; st=$?; t1=$(date +%s)
+  if [ $st -eq 3 ] && [ $((t1 - t0)) -le 20 ] && grep -q "numerical failure: .* is not finite at epoch 1, step" "$TMP/nan-$sh.err"
+  then ok "mpi: a non-finite loss on one rank ends all ranks with status 3 and the message (shard_optimizer=$sh)"
+  else not_ok "mpi: NaN on one rank" "status $st after $((t1 - t0)) s: $(head -3 "$TMP/nan-$sh.err")"; fi
+done
 
 # --- a data error seen by one rank only ends every rank quickly with the message
 printf '0 1 1\n0 2 1\n1 x 1\n1 2 1\n' > "$TMP/bad.train"; printf '0 3 1\n' > "$TMP/bad.test"

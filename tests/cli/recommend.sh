@@ -38,3 +38,13 @@ expect_input_error "recommend: bad line in --users" "^$TMP/bad_users.txt:2: 'abc
 echo "7 5 1" >> "$TMP/train.txt"
 expect_input_error "recommend: data changed since training" "is not the data this model was trained on" \
   "$CFGAN" recommend "$TMP/run-item" --user 17
+
+# a checkpoint of the honest protocol written before the first validation has no selected
+# parameters yet: recommend uses the current ones (not zeros)
+"$CFGAN" train "$ROOT/configs/demo.yaml" --set data.validation=0.1 --set eval.every=10 --set checkpoint.every=2 \
+  --set checkpoint.keep=10 --set train.epochs=10 --out "$TMP/early" > /dev/null 2>&1
+first=$(ls "$TMP/early/checkpoints/"ckpt-*.bin | head -1)
+"$CFGAN" recommend "$first" --user 3 -k 3 > "$TMP/early.tsv" 2>&1
+awk -F'\t' 'NR > 1 && $4 != 0 { nz++ } END { exit nz == 3 ? 0 : 1 }' "$TMP/early.tsv" \
+  && ok "recommend: an honest-protocol checkpoint from before the first validation scores with the current parameters" \
+  || not_ok "recommend: early checkpoint" "$(cat "$TMP/early.tsv")"

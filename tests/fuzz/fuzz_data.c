@@ -43,6 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         snprintf(cfg.train_path, sizeof cfg.train_path, "%s", path);
         dataset_load(&ds, &cfg);
         dataset_free(&ds);
+    } else {
+        line_reader_free_all();
     }
     config_free(&cfg);
     for (int fd = first_free; fd < first_free + 64; fd++) close(fd);
