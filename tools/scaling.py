@@ -5,7 +5,8 @@ evaluation and idle (from the trainer's phase timers in final.json).
 usage: tools/scaling.py [--config CONFIG] [--max-np 8] [--epochs E] [--weak] [--out DIR] [--set k=v ...]
   strong scaling: CONFIG (default configs/ml100k.yaml) at np = 1, 2, 4, ... up to --max-np, same data
   --weak: synthetic data grown with np (cfgan synth: users and interactions x np, items fixed),
-          model and batches as CONFIG
+          trained in user mode (rows = users, so each rank keeps its number of rows) with the
+          global batches x np (each rank keeps its rows per step); layers as CONFIG
 Each run uses one BLAS thread per rank. Runs with more ranks than cores are marked oversubscribed.
 Writes DIR/scaling.csv (kind, np, oversubscribed, seconds_per_epoch, compute, allreduce, evaluation,
 idle, speedup, efficiency); plot it with tools/plot_scaling.py DIR/scaling.csv.
@@ -53,6 +54,17 @@ def train(config, np_, epochs, out, sets):
             "rss_mb_max": f["peak_rss_mb"]["max"]}
 
 
+def config_values(path):
+    """The scalar `key: value` lines of a config (last word of the key path; enough for train.*)."""
+    out = {}
+    for line in open(path):
+        s = line.split("#")[0].strip()
+        if ":" in s and not s.endswith(":"):
+            k, v = s.split(":", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default=os.path.join(ROOT, "configs", "ml100k.yaml"))
@@ -73,6 +85,7 @@ def main():
         base = None
         for np_ in nps:
             config, extra = a.config, list(sets)
+            keys = config_values(config)
             if kind == "weak":
                 data = os.path.join(a.out, f"synth-np{np_}.txt")
                 if not os.path.exists(data):
@@ -80,15 +93,10 @@ def main():
                                     "--interactions", str(a.weak_interactions * np_), "--out", data], check=True,
                                    capture_output=True)
                 extra += ["--set", "data.format=cfgan", "--set", f"data.train={os.path.abspath(data)}",
-                          "--set", "data.test=", "--set", "data.validation=0"]
-            epochs = a.epochs
-            if not epochs:  # two outer iterations of the config
-                g_steps = 1
-                for line in open(config):
-                    s = line.split("#")[0].strip()
-                    if s.startswith("g_steps:"):
-                        g_steps = int(s.split(":")[1])
-                epochs = 2 * g_steps
+                          "--set", "data.test=", "--set", "data.validation=0", "--set", "model.mode=user",
+                          "--set", f"train.g_batch={int(keys.get('g_batch', 32)) * np_}",
+                          "--set", f"train.d_batch={int(keys.get('d_batch', 64)) * np_}"]
+            epochs = a.epochs or 2 * int(keys.get("g_steps", 1))  # default: two outer iterations
             print(f"== {kind} scaling, np={np_}{' (oversubscribed)' if np_ > CORES else ''}", flush=True)
             r = train(config, np_, epochs, os.path.join(a.out, f"{kind}-np{np_}"), extra)
             base = base or r["seconds_per_epoch"]
