@@ -17,7 +17,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "build", "cfgan")
+BIN = os.environ.get("CFGAN_BIN") or os.path.join(ROOT, "build", "cfgan")
 CORES = os.cpu_count() or 2
 
 WORKLOADS = {

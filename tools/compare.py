@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "build", "cfgan")
+BIN = os.environ.get("CFGAN_BIN") or os.path.join(ROOT, "build", "cfgan")
 METRICS = ["P@5", "R@5", "NDCG@5", "P@20", "R@20", "NDCG@20", "MRR@20"]
 
 

@@ -1,22 +1,24 @@
 #!/usr/bin/python3
 """Summarise run directories (final.json) as a Markdown table, mean ± std over seeds.
 
-usage: tools/results-table.py RUN_DIR... [--label NAME]
+usage: tools/results-table.py RUN_DIR...
 Runs of the same config and protocol are grouped; each group is one row.
 """
+import argparse
 import json
 import statistics
 import sys
 
 
 def main():
-    args = sys.argv[1:]
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("runs", nargs="+", help="run directories holding final.json")
     groups = {}
-    for d in args:
+    for d in ap.parse_args().runs:
         try:
             f = json.load(open(f"{d}/final.json"))
-        except OSError as e:
-            sys.exit(f"{d}: {e}")
+        except (OSError, ValueError) as e:
+            sys.exit(f"results-table: {d}/final.json: {e}")
         key = (f["config"], f["protocol"])
         groups.setdefault(key, []).append(f)
     cols = ["P@5", "NDCG@5", "P@20", "NDCG@20", "R@20", "MRR@20"]

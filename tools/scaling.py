@@ -19,7 +19,7 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "build", "cfgan")
+BIN = os.environ.get("CFGAN_BIN") or os.path.join(ROOT, "build", "cfgan")
 CORES = os.cpu_count() or 1
 COMPUTE = ["sampling", "G forward", "G backward", "D forward", "D backward", "optimizer"]
 

@@ -1,0 +1,78 @@
+# The analysis tools on small runs: scaling series and its plots, learning curves, the results
+# table and the communication model. Each check looks at what the tool wrote, not just its status.
+. "$(dirname "$0")/../lib.sh"
+export CFGAN_BIN=$CFGAN
+DEMO=$ROOT/configs/demo.yaml
+PY=/usr/bin/python3
+is_png() { [ -s "$1" ] && [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]; }
+
+# scaling: strong and weak at np = 1, 2 on the demo, a few seconds
+"$PY" "$ROOT/tools/scaling.py" --config "$DEMO" --max-np 2 --weak --epochs 2 --weak-users 300 --weak-items 200 \
+  --weak-interactions 6000 --out "$TMP/sc" > "$TMP/sc.log" 2>&1
+if [ -f "$TMP/sc/scaling.csv" ] && "$PY" - "$TMP/sc" <<'PY'
+import csv, sys
+d = sys.argv[1]
+rows = list(csv.DictReader(open(f"{d}/scaling.csv")))
+assert [(r["kind"], r["np"]) for r in rows] == [("strong", "1"), ("strong", "2"), ("weak", "1"), ("weak", "2")], rows
+for r in rows:
+    t = float(r["seconds_per_epoch"])
+    parts = [float(r[k]) for k in ("compute", "allreduce", "evaluation", "idle")]
+    assert t > 0 and all(p >= 0 for p in parts) and abs(sum(parts) - t) < 1e-6 + 0.02 * t, r
+    assert r["oversubscribed"] == "0"
+assert float(rows[0]["speedup"]) == 1.0 and float(rows[0]["allreduce"]) == 0 and float(rows[1]["allreduce"]) > 0
+# the weak runs grow the rows with np: user mode, twice the users and twice the global batch at np=2
+cfg = open(f"{d}/weak-np2/config.yaml").read()
+assert "mode: user" in cfg and "g_batch: 64" in cfg and "d_batch: 128" in cfg, "weak np=2 config"
+import json
+u1 = json.load(open(f"{d}/weak-np1/final.json"))["users"]
+u2 = json.load(open(f"{d}/weak-np2/final.json"))["users"]
+assert u2 > 1.8 * u1, (u1, u2)
+PY
+then ok "tools: scaling.py writes strong and weak series whose phases add up to the epoch time"
+else not_ok "tools: scaling.py" "$(tail -5 "$TMP/sc.log")"; fi
+
+if "$PY" "$ROOT/tools/plot_scaling.py" "$TMP/sc/scaling.csv" > "$TMP/plot.log" 2>&1 &&
+   is_png "$TMP/sc/scaling-speedup.png" && is_png "$TMP/sc/scaling-breakdown.png"
+then ok "tools: plot_scaling.py draws the speedup and breakdown PNGs"
+else not_ok "tools: plot_scaling.py" "$(tail -3 "$TMP/plot.log")"; fi
+
+# learning curves and the results table on two seeds of a short demo run
+for s in 1 2; do
+  "$CFGAN" train "$DEMO" --set train.epochs=8 --set eval.every=4 --set train.seed=$s --out "$TMP/r$s" > /dev/null 2>&1
+done
+if "$PY" "$ROOT/tools/plot_curve.py" "$TMP/r1" "$TMP/r2" --out "$TMP/curve.png" > "$TMP/curve.log" 2>&1 && is_png "$TMP/curve.png"
+then ok "tools: plot_curve.py draws learning curves from metrics.jsonl"
+else not_ok "tools: plot_curve.py" "$(tail -3 "$TMP/curve.log")"; fi
+
+"$PY" "$ROOT/tools/results-table.py" "$TMP/r1" "$TMP/r2" > "$TMP/table.md" 2>&1
+expect=$("$PY" -c '
+import json, statistics, sys
+v = [json.load(open(f"{d}/final.json"))["reported"]["P@5"] for d in sys.argv[1:]]
+print(f"{statistics.mean(v):.4f} ± {statistics.stdev(v):.4f}")' "$TMP/r1" "$TMP/r2")
+row=$(grep 'demo.yaml' "$TMP/table.md")
+if [ -n "$row" ] && [ "$(echo "$row" | cut -d'|' -f4 | tr -d ' ')" = 2 ] && [ "$(echo "$row" | cut -d'|' -f6 | sed 's/^ *//;s/ *$//')" = "$expect" ]
+then ok "tools: results-table.py gives mean ± std over seeds"
+else not_ok "tools: results-table.py" "expected P@5 $expect in: $(cat "$TMP/table.md")"; fi
+if ! "$PY" "$ROOT/tools/results-table.py" "$TMP/none" > /dev/null 2> "$TMP/table.err" && grep -q "$TMP/none/final.json" "$TMP/table.err"
+then ok "tools: results-table.py names a missing run"
+else not_ok "tools: results-table.py missing run" "$(cat "$TMP/table.err")"; fi
+
+# communication model: its parameter counts match the layer sizes of the run (counted here), and it
+# predicts an efficiency per rank count
+if "$PY" "$ROOT/tools/comm_model.py" "$DEMO" --run "$TMP/sc/strong-np1" > "$TMP/comm.log" 2>&1 &&
+   "$PY" - "$TMP/sc/strong-np1" "$TMP/comm.log" <<'PY'
+import json, re, sys
+d, text = sys.argv[1], open(sys.argv[2]).read()
+f = json.load(open(f"{d}/final.json"))
+cfg = open(f"{d}/config.yaml").read()
+hidden = lambda k: [int(x) for x in re.search(k + r": \[([0-9, ]+)\]", cfg).group(1).split(",")]
+cols = f["users"] if "mode: item" in cfg else f["items"]
+def dense(dims): return sum(a * b + b for a, b in zip(dims, dims[1:]))
+g, dd = dense([cols] + hidden("g_hidden") + [cols]), dense([2 * cols] + hidden("d_hidden") + [1])
+assert f"G: {g:,} parameters" in text and f"D: {dd:,} parameters" in text, (g, dd, text)
+rows = re.findall(r"^\| (\d+) \|.*\| ([0-9.]+)% \|$", text, re.M)
+assert [r[0] for r in rows] == ["1", "2", "8", "64", "512"] and float(rows[0][1]) == 100, rows
+assert all(0 < float(e) <= 100 for _, e in rows), rows
+PY
+then ok "tools: comm_model.py counts the run's parameters and predicts an efficiency per rank count"
+else not_ok "tools: comm_model.py" "$(tail -5 "$TMP/comm.log")"; fi
