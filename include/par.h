@@ -13,6 +13,8 @@ void par_init(int *argc, char ***argv);
 void par_require_mpi(int *argc, char ***argv);
 // Shut down cleanly.
 void par_finalize(void);
+// Whether MPI was started at some point in this process (also after par_finalize).
+int par_mpi_was_started(void);
 int par_rank(void);
 int par_size(void);
 // In-place elementwise sums across ranks.

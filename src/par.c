@@ -12,7 +12,8 @@
 #include "util.h"
 
 static int g_rank = 0, g_size = 1;
-static int g_mpi = 0; // MPI_Init was called
+static int g_mpi = 0;         // MPI is running
+static int g_mpi_started = 0; // MPI_Init was called at some point
 
 // Launched by mpirun or srun? A plain `cfgan ...` skips MPI_Init (a singleton start costs ~0.3 s)
 // and runs as one rank; every collective below is a no-op then.
@@ -29,17 +30,17 @@ static void finalize_timed_out(int sig) {
 }
 
 static void exit_hook(int status, int collective) {
-    if (!g_mpi) exit(status);
+    if (!g_mpi) exit_now(status);
     if (g_size == 1 || collective) {
         // every rank reached the same error: leave together without MPI_Abort's banner. Should some
         // rank not have reached it after all, MPI_Finalize would wait forever: abort after 10 s.
         signal(SIGALRM, finalize_timed_out);
         alarm(10);
         MPI_Finalize();
-        exit(status);
+        exit_now(status);
     }
     MPI_Abort(MPI_COMM_WORLD, status);
-    exit(status); // not reached
+    exit_now(status); // not reached
 }
 
 void par_init(int *argc, char ***argv) {
@@ -50,7 +51,7 @@ void par_init(int *argc, char ***argv) {
 void par_require_mpi(int *argc, char ***argv) {
     if (g_mpi) return;
     MPI_Init(argc, argv);
-    g_mpi = 1;
+    g_mpi = g_mpi_started = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g_size);
     util_set_rank(g_rank, g_size, exit_hook);
@@ -60,6 +61,7 @@ void par_finalize(void) {
     if (g_mpi) MPI_Finalize();
     g_mpi = 0;
 }
+int par_mpi_was_started(void) { return g_mpi_started; }
 int par_rank(void) { return g_rank; }
 int par_size(void) { return g_size; }
 

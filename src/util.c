@@ -22,11 +22,26 @@ void util_set_rank(int rank, int size, void (*exit_fn)(int, int)) {
 
 int util_is_root(void) { return g_rank == 0; }
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) && !defined(__SANITIZE_ADDRESS__)
+#define __SANITIZE_ADDRESS__ 1 /* clang spells it this way */
+#endif
+#endif
+
+noreturn void exit_now(int status) {
+#ifdef __SANITIZE_ADDRESS__
+    fflush(NULL);
+    _exit(status);
+#else
+    exit(status);
+#endif
+}
+
 static noreturn void end_job(int status, int collective) {
     fflush(stdout);
     fflush(stderr);
     if (g_exit_fn) g_exit_fn(status, collective);
-    exit(status);
+    exit_now(status);
 }
 
 noreturn void die(int status, const char *fmt, ...) {
