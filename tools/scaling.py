@@ -2,7 +2,7 @@
 """Strong and weak scaling of `cfgan train`, with the time per epoch split into compute, allreduce,
 evaluation and idle (from the trainer's phase timers in final.json).
 
-usage: tools/scaling.py [--config CONFIG] [--max-np 8] [--epochs E] [--weak] [--out DIR] [--set k=v ...]
+usage: tools/scaling.py [--config CONFIG] [--max-np 8] [--epochs E] [--weak | --weak-only] [--out DIR] [--set k=v ...]
   strong scaling: CONFIG (default configs/ml100k.yaml) at np = 1, 2, 4, ... up to --max-np, same data
   --weak: synthetic data grown with np (cfgan synth: users and interactions x np, items fixed),
           trained in user mode (rows = users, so each rank keeps its number of rows) with the
@@ -71,6 +71,7 @@ def main():
     ap.add_argument("--max-np", type=int, default=8)
     ap.add_argument("--epochs", type=int, default=0, help="epochs per run (default: 2 outer iterations)")
     ap.add_argument("--weak", action="store_true")
+    ap.add_argument("--weak-only", action="store_true", help="only the weak series")
     ap.add_argument("--out", default=os.path.join(ROOT, "runs", "scaling"))
     ap.add_argument("--set", action="append", default=[])
     ap.add_argument("--weak-users", type=int, default=2000, help="synthetic users per rank")
@@ -81,7 +82,7 @@ def main():
     sets = [x for s in a.set for x in ("--set", s)]
     nps = [n for n in (1, 2, 4, 8, 16, 32, 64) if n <= a.max_np]
     rows = []
-    for kind in (["strong"] + (["weak"] if a.weak else [])):
+    for kind in (["weak"] if a.weak_only else ["strong"] + (["weak"] if a.weak else [])):
         base = None
         for np_ in nps:
             config, extra = a.config, list(sets)
