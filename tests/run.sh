@@ -58,6 +58,6 @@ for s in "$ROOT"/tests/cli/*.sh; do
 done
 
 [ ${#failures[@]} -gt 0 ] && echo "# failing files: ${failures[*]}"
-[ "$skipped" -gt 0 ] && echo "# $skipped skipped (set CFGAN_DATA to the datasets folder to run them)"
+[ "$skipped" -gt 0 ] && echo "# $skipped skipped (the skip lines above say why; real-data tests need CFGAN_DATA)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
