@@ -92,6 +92,11 @@ typedef struct {
 static volatile sig_atomic_t g_stop_signal = 0;
 static void on_stop_signal(int sig) { g_stop_signal = sig; }
 
+static void step_stats_add(StepStats *acc, const StepStats *add) {
+    acc->d_real += add->d_real, acc->d_fake += add->d_fake, acc->g_adv += add->g_adv, acc->g_zr += add->g_zr;
+    acc->p_real += add->p_real, acc->p_fake += add->p_fake, acc->rows += add->rows;
+}
+
 static int cmp_i64_desc(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x < y) - (x > y);
@@ -318,43 +323,38 @@ static int run_pass(Trainer *t) {
         // together, before the update overwrites the parameters
         const double loss = is_d ? bst.d_real + bst.d_fake : bst.g_adv + bst.g_zr;
         const int want_stop = g_stop_signal != 0, bad = !isfinite(loss);
-        int stop;
-        if (block) { // each rank updates its 1/np of the parameters, then every rank gets them all
-            timer_start(T_ALLREDUCE);
+        // sharded: each rank updates its 1/np of the parameters, then every rank gets them all;
+        // otherwise the flags ride along in the gradient buffer's two spare slots
+        int flags;
+        timer_start(T_ALLREDUCE);
+        if (block) {
             par_reduce_scatter_float(net->grads, block);
-            int flags = par_or_bits(want_stop | bad << 1);
-            timer_stop(T_ALLREDUCE);
-            stop = flags & 1;
-            if (flags & 2) numeric_failure(t, is_d ? "the discriminator loss" : "the generator loss", s->epoch + 1, s->step);
-            timer_start(T_OPTIM);
-            const size_t lo = (size_t)par_rank() * block;
-            adam_update_range(net, lo, lo + block, net->grads + lo, lr, (float)cfg->beta1, (float)cfg->beta2,
-                              (float)cfg->adam_eps, reg);
-            timer_stop(T_OPTIM);
+            flags = par_or_bits(want_stop | bad << 1);
+        } else {
+            net->grads[net->n_params] = (float)want_stop;
+            net->grads[net->n_params + 1] = (float)bad;
+            par_sum_float(net->grads, net->n_params + 2);
+            flags = (net->grads[net->n_params] > 0) | (net->grads[net->n_params + 1] > 0) << 1;
+        }
+        timer_stop(T_ALLREDUCE);
+        if (flags & 2) numeric_failure(t, is_d ? "the discriminator loss" : "the generator loss", s->epoch + 1, s->step);
+        timer_start(T_OPTIM);
+        const size_t lo = (size_t)par_rank() * block;
+        if (block) adam_update_range(net, lo, lo + block, net->grads + lo, lr, (float)cfg->beta1, (float)cfg->beta2,
+                                     (float)cfg->adam_eps, reg);
+        else if (cfg->optimizer == OPT_ADAM) adam_update(net, lr, (float)cfg->beta1, (float)cfg->beta2, (float)cfg->adam_eps, reg);
+        else sgd_update(net, lr, reg);
+        timer_stop(T_OPTIM);
+        if (block) {
             timer_start(T_ALLREDUCE);
             par_allgather_float(net->params, block);
             timer_stop(T_ALLREDUCE);
-        } else {
-            net->grads[net->n_params] = (float)want_stop; // the flags ride along in the two spare slots
-            net->grads[net->n_params + 1] = (float)bad;
-            timer_start(T_ALLREDUCE);
-            par_sum_float(net->grads, net->n_params + 2);
-            timer_stop(T_ALLREDUCE);
-            stop = net->grads[net->n_params] > 0;
-            if (net->grads[net->n_params + 1] > 0)
-                numeric_failure(t, is_d ? "the discriminator loss" : "the generator loss", s->epoch + 1, s->step);
-            timer_start(T_OPTIM);
-            if (cfg->optimizer == OPT_ADAM) adam_update(net, lr, (float)cfg->beta1, (float)cfg->beta2, (float)cfg->adam_eps, reg);
-            else sgd_update(net, lr, reg);
-            timer_stop(T_OPTIM);
         }
-        double *acc = &s->pass_st.d_real;
-        const double *add = &bst.d_real;
-        for (int k = 0; k < 7; k++) acc[k] += add[k];
+        step_stats_add(&s->pass_st, &bst);
         s->pass_batches++;
         s->step++;
         if (cfg->check_every > 0 && s->step % cfg->check_every == 0) check_replicas(t);
-        if (stop) {
+        if (flags & 1) { // a stop request
             s->batch_start += bs;
             return 1;
         }
@@ -493,11 +493,7 @@ static void load_checkpoint(Trainer *t) {
         t->s.pass_st = sums[par_rank()];
     } else {
         memset(&t->s.pass_st, 0, sizeof t->s.pass_st);
-        for (int r = 0; r < c.ranks && util_is_root(); r++) {
-            double *acc = &t->s.pass_st.d_real;
-            const double *add = &sums[r].d_real;
-            for (int k = 0; k < 7; k++) acc[k] += add[k];
-        }
+        for (int r = 0; r < c.ranks && util_is_root(); r++) step_stats_add(&t->s.pass_st, &sums[r]);
     }
     t->t_start = wall_seconds() - t->s.elapsed;
     info("resuming %s from %s (epoch %d, step %lld)", t->dir, path, t->s.epoch, (long long)t->s.step);

@@ -345,6 +345,17 @@ wait_for() {
     sleep 0.5
   done
 }
+
+# await_job NAME TIMEOUT COND ID WHAT: wait_for COND ID; on timeout report NAME as failed ("job ID
+# WHAT within TIMEOUT s") with the job's state and output tail, and return 1.
+await_job() {
+  local name=$1 secs=$2 cond=$3 id=$4 what=$5
+  wait_for "$secs" "$cond" "$id" && return 0
+  not_ok "$name" "job $id $what within $secs s: $(job_summary "$id")"
+  show_tail "$TMP/out/slurm-$id.out"
+  return 1
+}
+
 has_ckpt() { compgen -G "$1/checkpoints/ckpt-*.bin" >/dev/null; }
 running_with_ckpt() { [ "$(job_field "$1" JobState)" = RUNNING ] && has_ckpt "$RUNS_DIR/$1"; }
 restarted() { local r; r=$(job_field "$1" Restarts); [ "${r:-0}" -ge 1 ]; }
@@ -380,11 +391,7 @@ check_train() {
     return
   fi
   id=$JOB dir=$RUNS_DIR/$JOB out=$TMP/out/slurm-$JOB.out
-  if ! wait_for 90 job_done "$id"; then
-    not_ok train-completes "job $id not finished after 90 s: $(job_summary "$id")"
-    show_tail "$out"
-    return
-  fi
+  await_job train-completes 90 job_done "$id" "not finished" || return
   if [ "$(job_field "$id" JobState)" = COMPLETED ] && [ "$(job_field "$id" ExitCode)" = 0:0 ]; then
     ok train-completes
   else
@@ -424,10 +431,8 @@ check_preemption() {
   OTHER_PIDS+=("$ref_pid")
 
   for L in "${!pjob[@]}"; do
-    id=${pjob[$L]} out=$TMP/out/slurm-$id.out
-    if ! wait_for 60 running_with_ckpt "$id"; then
-      not_ok "preempt-$L-stopped" "job $id not running with a checkpoint after 60 s: $(job_summary "$id")"
-      show_tail "$out"
+    id=${pjob[$L]}
+    if ! await_job "preempt-$L-stopped" 60 running_with_ckpt "$id" "not running with a checkpoint"; then
       unset "pjob[$L]"
       continue
     fi
@@ -435,9 +440,7 @@ check_preemption() {
   done
   for L in "${!pjob[@]}"; do
     id=${pjob[$L]} out=$TMP/out/slurm-$id.out
-    if ! wait_for 60 restarted "$id"; then
-      not_ok "preempt-$L-stopped" "job $id not requeued 60 s after SIGUSR1: $(job_summary "$id")"
-      show_tail "$out"
+    if ! await_job "preempt-$L-stopped" 60 restarted "$id" "not requeued after SIGUSR1"; then
       unset "pjob[$L]"
       continue
     fi
@@ -450,11 +453,7 @@ check_preemption() {
   done
   for L in "${!pjob[@]}"; do
     id=${pjob[$L]} dir=$RUNS_DIR/${pjob[$L]} out=$TMP/out/slurm-$id.out
-    if ! wait_for 180 job_done "$id"; then
-      not_ok "preempt-$L-resumed" "job $id not finished 180 s after the requeue: $(job_summary "$id")"
-      show_tail "$out"
-      continue
-    fi
+    await_job "preempt-$L-resumed" 180 job_done "$id" "not finished after the requeue" || continue
     if [ "$(job_field "$id" JobState)" = COMPLETED ] && [ "$(job_field "$id" ExitCode)" = 0:0 ] &&
       grep -q 'resuming' "$out" && [ -s "$dir/final.json" ] && has_ckpt "$dir"; then
       ok "preempt-$L-resumed"
@@ -520,11 +519,7 @@ check_baselines() {
     return
   fi
   id=$JOB
-  if ! wait_for 60 job_done "$id"; then
-    not_ok baselines "job $id not finished after 60 s: $(job_summary "$id")"
-    show_tail "$TMP/out/slurm-$id.out"
-    return
-  fi
+  await_job baselines 60 job_done "$id" "not finished" || return
   [ "$(job_field "$id" JobState)" = COMPLETED ] || bad+=" job $id: $(job_summary "$id");"
   for m in toppop itemknn ease; do
     [ -s "$RUNS_DIR/$id/$m/final.json" ] || bad+=" no $RUNS_DIR/$id/$m/final.json;"
