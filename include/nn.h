@@ -8,6 +8,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// Hot loops (sparse gathers and scatters, activations, the optimizer, elementwise masks) get
+// vectorised clones for AVX-512 and AVX2 beside the baseline, picked when the program loads: the
+// binary stays portable. -O2 alone leaves them scalar (it will not add the alias checks they need;
+// `restrict` says why none are needed).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define HOT_LOOP __attribute__((target_clones("avx512f", "avx2", "default"), optimize("tree-vectorize")))
+#else
+#define HOT_LOOP
+#endif
+
 #define NN_MAX_LAYERS 17
 
 typedef enum { ACT_LINEAR, ACT_SIGMOID, ACT_TANH, ACT_RELU } Act;
@@ -28,6 +38,8 @@ typedef struct {
 void mlp_init(Mlp *self, int n_layers, const int *dims, const Act *acts);
 // Grow every buffer to hold at least n floats (the tail stays zero).
 void mlp_reserve(Mlp *self, size_t n);
+// db += the sum of the B rows of dout (B x OUT): a bias gradient.
+void bias_grad_add(float *restrict db, const float *restrict dout, int B, int OUT);
 // The reference initialisation: W ~ U(±sqrt(6/(fan_in+fan_out))), b ~ U(±0.01), drawn from the
 // stream (seed, RNG_INIT, net_id, layer); Adam state and step zeroed.
 void mlp_init_reference(Mlp *self, uint64_t seed, uint32_t net_id);

@@ -10,21 +10,8 @@
 #include "timer.h"
 #include "util.h"
 
-// Vectorised clones of elementwise loops for AVX-512/AVX2 (see nn.c).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define HOT_LOOP __attribute__((target_clones("avx512f", "avx2", "default"), optimize("tree-vectorize")))
-#else
-#define HOT_LOOP
-#endif
-
 HOT_LOOP static void mul_into(float *restrict out, const float *restrict a, const float *restrict b, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = a[i] * b[i];
-}
-
-// Σ_i rows of dh into db (the bias gradient of a batch).
-HOT_LOOP static void add_rows(float *restrict db, const float *restrict dh, int B, int H) {
-    for (int i = 0; i < B; i++)
-        for (int o = 0; o < H; o++) db[o] += dh[(size_t)i * H + o];
 }
 
 // dy = dx ⊙ k + c2 · z ⊙ y; returns Σ z·y² (the ZR penalty before its weight).
@@ -304,7 +291,7 @@ static void d_backward(Cfgan *s, const SparseBatch *e, const float *x_dense, flo
     const float *w_x = mlp_w(d, 0) + (size_t)n * H;
     if (want_params) {
         float *dw_cond = mlp_dw(d, 0), *dw_x = dw_cond + (size_t)n * H, *db = mlp_db(d, 0);
-        add_rows(db, dh[0], B, H);
+        bias_grad_add(db, dh[0], B, H);
         sparse_backward_w(dw_cond, dh[0], e, H); // dW_cond += eᵀ·dH0
         if (x_dense) timer_gemm(n, H, B, 1, 0);
         if (x_dense) // dW_x += x_fakeᵀ·dH0
@@ -404,7 +391,7 @@ void cfgan_g_step(Cfgan *self, const Batch *b, float scale, StepStats *st) {
     }
     const int H = g->dims[1];
     act_backward(self->dg_h[0], self->g_h[0], (size_t)B * H, g->act[0]);
-    add_rows(mlp_db(g, 0), self->dg_h[0], B, H);
+    bias_grad_add(mlp_db(g, 0), self->dg_h[0], B, H);
     sparse_backward_w(mlp_dw(g, 0), self->dg_h[0], &e, H); // dW0 += eᵀ·dH0
     timer_stop(T_G_BWD);
 }

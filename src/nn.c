@@ -11,16 +11,6 @@
 #include "timer.h"
 #include "util.h"
 
-// Hot loops (sparse gathers and scatters, activations, the optimizer) get vectorised clones for
-// AVX-512 and AVX2 beside the baseline, picked when the program loads: the binary stays portable.
-// -O2 alone leaves them scalar (it will not add the alias checks they need; `restrict` says why
-// none are needed).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define HOT_LOOP __attribute__((target_clones("avx512f", "avx2", "default"), optimize("tree-vectorize")))
-#else
-#define HOT_LOOP
-#endif
-
 // y += x over n floats (rows of weights, gradients and biases)
 HOT_LOOP static void add_row(float *restrict y, const float *restrict x, int n) {
     for (int o = 0; o < n; o++) y[o] += x[o];
@@ -98,8 +88,11 @@ void dense_backward(float *din, float *dw, float *db, const float *dout, const f
     if (din) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, IN, OUT, 1.0f, dout, OUT, w, OUT, 1.0f, din, IN);
     // dW += Xᵀ·dY
     if (dw) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, IN, OUT, B, 1.0f, in, IN, dout, OUT, 1.0f, dw, OUT);
-    if (db)
-        for (int i = 0; i < B; i++) add_row(db, dout + (size_t)i * OUT, OUT);
+    if (db) bias_grad_add(db, dout, B, OUT);
+}
+
+void bias_grad_add(float *restrict db, const float *restrict dout, int B, int OUT) {
+    for (int i = 0; i < B; i++) add_row(db, dout + (size_t)i * OUT, OUT);
 }
 
 void dense_forward_ref(float *out, const float *in, const float *w, const float *b, int B, int IN, int OUT) {

@@ -87,10 +87,10 @@ void par_min_double(double *buf, size_t n) {
 }
 void par_bcast(void *buf, size_t bytes, int root) {
     if (g_size == 1) return;
-    for (size_t off = 0; off < bytes || off == 0; off += (size_t)1 << 30) { // MPI counts are ints: 1 GiB at a time
-        size_t n = bytes - off < ((size_t)1 << 30) ? bytes - off : (size_t)1 << 30;
+    const size_t chunk = (size_t)1 << 30; // MPI counts are ints: 1 GiB at a time
+    for (size_t off = 0; off < bytes; off += chunk) {
+        size_t n = bytes - off < chunk ? bytes - off : chunk;
         MPI_Bcast((char *)buf + off, to_int(n), MPI_BYTE, root, MPI_COMM_WORLD);
-        if (n == 0) break;
     }
 }
 void par_gather(const void *in, size_t bytes, void *out, int root) {

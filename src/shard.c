@@ -38,18 +38,18 @@ static void global_idmap(IdMap *m, const int64_t *a, int64_t na, const int64_t *
     m->n = (int32_t)total;
 }
 
-// Contiguous blocks of [0, n) for the ranks, each with about the same total of weight[x] + base
+// Contiguous blocks of [0, n) for the ranks, each with about the same total of weight[x] + 1
 // (the users' owners while reading and splitting).
-static void block_bounds(int32_t *bounds, const int64_t *weight, int64_t base, int32_t n, int np) {
+static void block_bounds(int32_t *bounds, const int64_t *weight, int32_t n, int np) {
     double total = 0, acc = 0;
-    for (int32_t x = 0; x < n; x++) total += (double)weight[x] + (double)base;
+    for (int32_t x = 0; x < n; x++) total += (double)weight[x] + 1;
     for (int r = 0; r <= np; r++) bounds[r] = r == 0 ? 0 : n;
     int cur = 0;
     for (int32_t x = 0; x < n; x++) {
         int k = (int)(acc / total * np);
         if (k > np - 1) k = np - 1;
         while (cur < k) bounds[++cur] = x; // ranks cur+1..k start here
-        acc += (double)weight[x] + (double)base;
+        acc += (double)weight[x] + 1;
     }
 }
 
@@ -258,7 +258,7 @@ void dataset_load(Dataset *self, const Config *cfg) {
     pairs_free(&te);
     par_sum_int64(ucount, (size_t)U);
     int32_t *ub = xmalloc(((size_t)np + 1) * sizeof *ub);
-    block_bounds(ub, ucount, 1, U, np);
+    block_bounds(ub, ucount, U, np);
     free(ucount);
     route(&ct, ub);
 
@@ -294,7 +294,7 @@ void dataset_load(Dataset *self, const Config *cfg) {
             if (nu[x] >= 0) newcount[nu[x]] = ualive[x];
         self->n_users = U = self->users.n;
         self->n_items = I = self->items.n;
-        block_bounds(ub, newcount, 1, U, np);
+        block_bounds(ub, newcount, U, np);
         route(&moved, ub);
         csr_free(&mine);
         csr_of(&mine, &moved, ub[me], ub[me + 1] - ub[me], I, NULL);
