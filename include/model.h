@@ -26,16 +26,17 @@ typedef struct {
     float *acts;
     float *g_h[NN_MAX_LAYERS];      // (B, g.dims[l+1]) output of G's layer l; the last is G(e)
     float *x_fake;                  // (B, n) G(e) ⊙ k
-    float *k_mask;                  // (B, n) 1 on e_r and on P_r (PM), else 0
-    float *z_mask;                  // (B, n) 1 on Z_r (ZR), else 0
     float *d_real_h[NN_MAX_LAYERS]; // (B, d.dims[l+1]) D on [e, e]; the last is the logit (B, 1)
     float *d_fake_h[NN_MAX_LAYERS]; // (B, d.dims[l+1]) D on [e, x_fake]
     // gradients of the activations, views into `dacts` (same layout), zeroed once per step
     float *dacts;
     float *dg_h[NN_MAX_LAYERS], *dx_fake, *dd_real_h[NN_MAX_LAYERS], *dd_fake_h[NN_MAX_LAYERS];
     size_t n_dacts;        // floats in dacts
+    // the batch's masks as bit rows (bit j of row i = column j), never expanded to floats
+    int32_t mask_words;    // (n + 63) / 64
+    uint64_t *k_bits;      // (B, mask_words) 1 on e_r and on P_r (PM), else 0
+    uint64_t *z_bits;      // (B, mask_words) 1 on Z_r (ZR), else 0 (all 0 under PM)
     uint64_t *bits;        // (n/64 + 2) scratch of the negative sampler
-    uint64_t *row_bits;    // (2 words) one row's PM and ZR sets when they are not cached
     // negative sets drawn once per outer iteration per row (NULL: drawn at every step instead)
     int32_t cache_words;
     uint32_t *cache_outer; // (rows) outer iteration + 1 the row's cached sets belong to; 0 = none
@@ -70,8 +71,10 @@ void cfgan_free(Cfgan *self);
 // Batch.local), if that takes at most max_bytes; otherwise they are redrawn at every step (same
 // sets either way).
 void cfgan_cache_init(Cfgan *self, int32_t n_rows, size_t max_bytes);
-// Fill k_mask (and z_mask when need_zr) for the batch from streams (seed, RNG_PM|RNG_ZR, outer, row).
+// Fill k_bits (and z_bits when need_zr) for the batch from streams (seed, RNG_PM|RNG_ZR, outer, row).
 void cfgan_sample_masks(Cfgan *self, const Batch *b, uint64_t seed, int need_zr);
+// The first B rows of the masks as 0/1 floats (B, n) each (for tests and references).
+void cfgan_masks_as_floats(const Cfgan *self, int B, float *k, float *z);
 // D step on this rank's rows: forward G (no grad) and D on real and fake, accumulate D's gradient.
 // g_rows[i], when not NULL, is G's output for row i computed beforehand (G is fixed in the D phase).
 void cfgan_d_step(Cfgan *self, const Batch *b, const float *const *g_rows, float scale, StepStats *st);

@@ -70,6 +70,9 @@ typedef struct {
 void sparse_forward(float *out, const SparseBatch *x, const float *w, const float *b, int OUT, int accumulate);
 // dw += Xᵀ·dout (rows of w touched by the nonzeros only)
 void sparse_backward_w(float *dw, const float *dout, const SparseBatch *x, int OUT);
+// Plain row-by-row loops adding the same terms in the same order (tests expect identical bits).
+void sparse_forward_ref(float *out, const SparseBatch *x, const float *w, const float *b, int OUT, int accumulate);
+void sparse_backward_w_ref(float *dw, const float *dout, const SparseBatch *x, int OUT);
 
 // y = act(y) in place, n elements.
 void act_forward(float *restrict y, size_t n, Act act);

@@ -10,20 +10,70 @@
 #include "timer.h"
 #include "util.h"
 
-HOT_LOOP static void mul_into(float *restrict out, const float *restrict a, const float *restrict b, size_t n) {
-    for (size_t i = 0; i < n; i++) out[i] = a[i] * b[i];
+// The masks select: out = y where the mask bit is set, else 0. With AVX-512 a 16-bit slice of the
+// mask word is directly a lane mask; elsewhere a plain loop. Both give the same bits.
+__attribute__((target("avx512f"))) static void select_avx512(float *out, const float *y, const uint64_t *bits, int n) {
+    int j = 0;
+    for (; j + 16 <= n; j += 16)
+        _mm512_storeu_ps(out + j, _mm512_maskz_loadu_ps((__mmask16)(bits[j >> 6] >> (j & 63)), y + j));
+    if (j < n) {
+        const __mmask16 tail = (__mmask16)((1u << (n - j)) - 1);
+        const __mmask16 m = (__mmask16)(bits[j >> 6] >> (j & 63)) & tail;
+        _mm512_mask_storeu_ps(out + j, tail, _mm512_maskz_loadu_ps(m, y + j));
+    }
 }
 
-// dy = dx ⊙ k + c2 · z ⊙ y; returns Σ z·y² (the ZR penalty before its weight).
-HOT_LOOP static double g_output_grad(float *restrict dy, const float *restrict dx, const float *restrict k,
-                                    const float *restrict z, const float *restrict y, float c2, size_t n) {
-    double zr = 0;
-    for (size_t i = 0; i < n; i++) {
-        float zy = z[i] * y[i];
-        zr += (double)(zy * y[i]);
-        dy[i] = dx[i] * k[i] + c2 * zy;
+static void select_plain(float *restrict out, const float *restrict y, const uint64_t *restrict bits, int n) {
+    for (int j = 0; j < n; j++) out[j] = (bits[j >> 6] >> (j & 63)) & 1 ? y[j] : 0.0f;
+}
+
+static int have_avx512(void) {
+    static int have = -1;
+    if (have < 0) have = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    return have;
+}
+
+static void select_bits(float *out, const float *y, const uint64_t *bits, int n) {
+    if (have_avx512()) select_avx512(out, y, bits, n);
+    else select_plain(out, y, bits, n);
+}
+
+// One row of G's output gradient: dy = dx ⊙ k + c2 · z ⊙ y. Returns Σ_{j ∈ Z} y_j² (the ZR penalty
+// before its weight), summed in 16 float lanes (lane = j mod 16) and then in lane order, in both forms.
+__attribute__((target("avx512f"))) static double out_grad_avx512(float *dy, const float *dx, const uint64_t *k,
+                                                                const uint64_t *z, const float *y, float c2, int n) {
+    const __m512 c = _mm512_set1_ps(c2);
+    __m512 acc = _mm512_setzero_ps();
+    for (int j = 0; j < n; j += 16) {
+        const __mmask16 tail = n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1);
+        const __mmask16 km = (__mmask16)(k[j >> 6] >> (j & 63)) & tail, zm = (__mmask16)(z[j >> 6] >> (j & 63)) & tail;
+        const __m512 dxk = _mm512_maskz_loadu_ps(km, dx + j), zy = _mm512_maskz_loadu_ps(zm, y + j);
+        _mm512_mask_storeu_ps(dy + j, tail, _mm512_add_ps(dxk, _mm512_mul_ps(c, zy)));
+        acc = _mm512_add_ps(acc, _mm512_mul_ps(zy, zy));
     }
-    return zr;
+    float lanes[16];
+    _mm512_storeu_ps(lanes, acc);
+    double s = 0;
+    for (int l = 0; l < 16; l++) s += lanes[l];
+    return s;
+}
+
+static double out_grad_plain(float *restrict dy, const float *restrict dx, const uint64_t *restrict k,
+                             const uint64_t *restrict z, const float *restrict y, float c2, int n) {
+    float lanes[16] = {0};
+    for (int j = 0; j < n; j++) {
+        const float dxk = (k[j >> 6] >> (j & 63)) & 1 ? dx[j] : 0.0f, zy = (z[j >> 6] >> (j & 63)) & 1 ? y[j] : 0.0f;
+        dy[j] = dxk + c2 * zy;
+        lanes[j & 15] += zy * zy;
+    }
+    double s = 0;
+    for (int l = 0; l < 16; l++) s += lanes[l];
+    return s;
+}
+
+static double g_output_grad(float *dy, const float *dx, const uint64_t *k, const uint64_t *z, const float *y, float c2,
+                            int n) {
+    return have_avx512() ? out_grad_avx512(dy, dx, k, z, y, c2, n) : out_grad_plain(dy, dx, k, z, y, c2, n);
 }
 
 static Act hidden_act(int a) { return a == HIDDEN_TANH ? ACT_TANH : a == HIDDEN_RELU ? ACT_RELU : ACT_SIGMOID; }
@@ -44,10 +94,6 @@ static size_t layout(Cfgan *s, float *base, int grads) {
     TAKE(*xf, B * n);
     for (int l = 0; l < s->d.n_layers; l++) TAKE(dr[l], B * s->d.dims[l + 1]);
     for (int l = 0; l < s->d.n_layers; l++) TAKE(df[l], B * s->d.dims[l + 1]);
-    if (!grads) {
-        TAKE(s->k_mask, B * n);
-        TAKE(s->z_mask, B * n);
-    }
 #undef TAKE
     return off;
 }
@@ -83,7 +129,9 @@ void cfgan_init(Cfgan *self, const Config *cfg, int n_cols, int max_batch) {
     self->dacts = xcalloc(self->n_dacts, sizeof(float));
     layout(self, self->dacts, 1);
     self->bits = xcalloc((size_t)n_cols / 64 + 2, sizeof(uint64_t));
-    self->row_bits = xcalloc(2 * (((size_t)n_cols + 63) / 64) + 1, sizeof(uint64_t));
+    self->mask_words = (n_cols + 63) / 64;
+    self->k_bits = xcalloc((size_t)max_batch * (size_t)self->mask_words + 1, sizeof(uint64_t));
+    self->z_bits = xcalloc((size_t)max_batch * (size_t)self->mask_words + 1, sizeof(uint64_t));
 }
 
 void cfgan_init_weights(Cfgan *self, uint64_t seed) {
@@ -97,7 +145,8 @@ void cfgan_free(Cfgan *self) {
     free(self->acts);
     free(self->dacts);
     free(self->bits);
-    free(self->row_bits);
+    free(self->k_bits);
+    free(self->z_bits);
     free(self->cache_outer);
     free(self->cache_pm);
     free(self->cache_zr);
@@ -201,15 +250,14 @@ void cfgan_cache_init(Cfgan *self, int32_t n_rows, size_t max_bytes) {
 
 void cfgan_sample_masks(Cfgan *self, const Batch *b, uint64_t seed, int need_zr) {
     const int n = self->n_cols;
-    const size_t words = ((size_t)n + 63) / 64;
+    const size_t words = (size_t)self->mask_words, bytes = words * sizeof(uint64_t);
     const int use_pm = self->scheme != SCHEME_ZR, use_zr = self->scheme != SCHEME_PM;
-    uint64_t *tmp_pm = self->row_bits, *tmp_zr = self->row_bits + words;
     for (int i = 0; i < b->B; i++) {
         const int32_t row = b->rows[i];
         const int32_t *pos = b->col + b->ptr[i];
         int n_pos = (int)(b->ptr[i + 1] - b->ptr[i]);
-        float *k = self->k_mask + (size_t)i * n, *z = self->z_mask + (size_t)i * n;
-        uint64_t *pm_bits = tmp_pm, *zr_bits = tmp_zr;
+        uint64_t *k = self->k_bits + (size_t)i * words, *z = self->z_bits + (size_t)i * words;
+        uint64_t *pm_bits = k, *zr_bits = z; // drawn straight into the batch unless cached
         int cached = 0;
         if (self->cache_outer) { // the sets of a row are drawn once per outer iteration
             const size_t lr = (size_t)b->local[i];
@@ -224,18 +272,28 @@ void cfgan_sample_masks(Cfgan *self, const Batch *b, uint64_t seed, int need_zr)
                 rng_init(&rng, seed, RNG_PM, b->outer, (uint32_t)row);
                 sample_unobserved_bits(pm_bits, pos, n_pos, n, self->pm_ratio, 1, &rng, self->bits);
             }
-            expand_bits(k, pm_bits, n);
+            if (pm_bits != k) memcpy(k, pm_bits, bytes);
         } else { // k = e_r
-            memset(k, 0, (size_t)n * sizeof *k);
-            for (int t = 0; t < n_pos; t++) k[pos[t]] = 1;
+            memset(k, 0, bytes);
+            for (int t = 0; t < n_pos; t++) k[pos[t] >> 6] |= 1ULL << (pos[t] & 63);
         }
         if (use_zr && (need_zr || (self->cache_outer && !cached))) {
             if (!cached) {
                 rng_init(&rng, seed, RNG_ZR, b->outer, (uint32_t)row);
                 sample_unobserved_bits(zr_bits, pos, n_pos, n, self->zr_ratio, 0, &rng, self->bits);
             }
-            if (need_zr) expand_bits(z, zr_bits, n);
+            if (need_zr && zr_bits != z) memcpy(z, zr_bits, bytes);
+        } else if (!use_zr) {
+            memset(z, 0, bytes);
         }
+    }
+}
+
+void cfgan_masks_as_floats(const Cfgan *self, int B, float *k, float *z) {
+    const size_t n = (size_t)self->n_cols, words = (size_t)self->mask_words;
+    for (int i = 0; i < B; i++) {
+        expand_bits(k + i * n, self->k_bits + i * words, (int)n);
+        expand_bits(z + i * n, self->z_bits + i * words, (int)n);
     }
 }
 
@@ -304,7 +362,10 @@ static void d_backward(Cfgan *s, const SparseBatch *e, const float *x_dense, flo
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, n, H, 1.0f, dh[0], H, w_x, H, 1.0f, dx_dense, n);
 }
 
-static void make_fake(Cfgan *s, int B) { mul_into(s->x_fake, g_out(s), s->k_mask, (size_t)B * s->n_cols); }
+static void make_fake(Cfgan *s, int B) {
+    const size_t n = (size_t)s->n_cols, words = (size_t)s->mask_words;
+    for (int i = 0; i < B; i++) select_bits(s->x_fake + i * n, g_out(s) + i * n, s->k_bits + i * words, (int)n);
+}
 
 // Backward kernels accumulate, so the first B rows of every activation gradient start at zero.
 static void zero_dacts(Cfgan *s, int B) {
@@ -333,7 +394,8 @@ void cfgan_d_step(Cfgan *self, const Batch *b, const float *const *g_rows, float
     timer_start(T_G_FWD);
     if (g_rows) { // G is fixed during the D phase: its outputs were computed once for all rows
         const size_t n = (size_t)self->n_cols;
-        for (int i = 0; i < b->B; i++) mul_into(self->x_fake + i * n, g_rows[i], self->k_mask + i * n, n);
+        for (int i = 0; i < b->B; i++)
+            select_bits(self->x_fake + i * n, g_rows[i], self->k_bits + i * (size_t)self->mask_words, (int)n);
     } else {
         g_forward(self, &e);
         make_fake(self, b->B);
@@ -376,13 +438,19 @@ void cfgan_g_step(Cfgan *self, const Batch *b, float scale, StepStats *st) {
     timer_start(T_G_BWD);
     // dG(e) = dx_fake ⊙ k  (+ ZR: d/dy of zr_coef·scale·Σ_Z y² = 2·zr_coef·scale·y on Z)
     float *y = g_out(self), *dy = self->dg_h[Lg - 1];
-    const size_t nn = (size_t)B * n;
+    const size_t words = (size_t)self->mask_words;
     if (self->scheme != SCHEME_PM) {
         const float c2 = 2.0f * self->zr_coef * scale;
-        double zr = g_output_grad(dy, self->dx_fake, self->k_mask, self->z_mask, y, c2, nn);
+        double zr = 0;
+        for (int i = 0; i < B; i++) {
+            const size_t o = (size_t)i * n;
+            zr += g_output_grad(dy + o, self->dx_fake + o, self->k_bits + i * words, self->z_bits + i * words, y + o,
+                                c2, n);
+        }
         st->g_zr += (double)self->zr_coef * scale * zr;
     } else {
-        mul_into(dy, self->dx_fake, self->k_mask, nn);
+        for (int i = 0; i < B; i++)
+            select_bits(dy + (size_t)i * n, self->dx_fake + (size_t)i * n, self->k_bits + i * words, n);
     }
     for (int l = Lg - 1; l >= 1; l--) {
         act_backward(self->dg_h[l], self->g_h[l], (size_t)B * g->dims[l + 1], g->act[l]);

@@ -80,6 +80,38 @@ int main(void) {
         CHECK(max_abs_diff(dw1, dw2, IN * OUT) < 1e-5, "sparse dW differs");
     });
 
+    TEST("nn: tiled sparse kernels give the bits of the row-by-row loops (150 columns: two tiles and a tail)", {
+        enum { SB = 9, SIN = 300, SOUT = 150 };
+        static float sw[SIN * SOUT], sbias[SOUT], sdy[SB * SOUT], ya[SB * SOUT], yb[SB * SOUT], dwa[SIN * SOUT],
+            dwb[SIN * SOUT];
+        static int32_t scol[SB * SIN];
+        int64_t sptr[SB + 1];
+        fill(sw, SIN * SOUT, 1);
+        fill(sbias, SOUT, 1);
+        fill(sdy, SB * SOUT, 1);
+        fill(dwa, SIN * SOUT, 1);
+        memcpy(dwb, dwa, sizeof dwa);
+        int nnz = 0;
+        sptr[0] = 0;
+        for (int i = 0; i < SB; i++) { // row 4 stays empty
+            for (int j = 0; j < SIN && i != 4; j++)
+                if (rng_uniform(&g_rng) < 0.1) scol[nnz++] = j;
+            sptr[i + 1] = nnz;
+        }
+        SparseBatch sb = {SB, sptr, scol};
+        sparse_forward(ya, &sb, sw, sbias, SOUT, 0);
+        sparse_forward_ref(yb, &sb, sw, sbias, SOUT, 0);
+        CHECK(memcmp(ya, yb, sizeof ya) == 0, "tiled forward differs from the loop by %g", max_abs_diff(ya, yb, SB * SOUT));
+        sparse_forward(ya, &sb, sw, NULL, SOUT, 1);
+        sparse_forward_ref(yb, &sb, sw, NULL, SOUT, 1);
+        CHECK(memcmp(ya, yb, sizeof ya) == 0, "tiled accumulate differs from the loop");
+        sparse_backward_w(dwa, sdy, &sb, SOUT);
+        sparse_backward_w_ref(dwb, sdy, &sb, SOUT);
+        CHECK(memcmp(dwa, dwb, sizeof dwa) == 0, "tiled dW differs from the loop by %g",
+              max_abs_diff(dwa, dwb, SIN * SOUT));
+        CHECK(max_abs_diff(ya, yb, SB * SOUT) == 0 && ya[4 * SOUT + 7] == sbias[7], "empty row lost its bias");
+    });
+
     static const Act acts[] = {ACT_LINEAR, ACT_SIGMOID, ACT_TANH, ACT_RELU};
     static const char *names[] = {"linear", "sigmoid", "tanh", "relu"};
     for (int a = 0; a < 4; a++) {
