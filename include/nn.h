@@ -8,16 +8,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// Hot loops (sparse gathers and scatters, activations, the optimizer, elementwise masks) get
-// vectorised clones for AVX-512 and AVX2 beside the baseline, picked when the program loads: the
-// binary stays portable. -O2 alone leaves them scalar (it will not add the alias checks they need;
-// `restrict` says why none are needed).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define HOT_LOOP __attribute__((target_clones("avx512f", "avx2", "default"), optimize("tree-vectorize")))
-#else
-#define HOT_LOOP
-#endif
-
 #define NN_MAX_LAYERS 17
 
 typedef enum { ACT_LINEAR, ACT_SIGMOID, ACT_TANH, ACT_RELU } Act;

@@ -91,4 +91,14 @@ void sb_printf(StrBuf *self, const char *fmt, ...) __attribute__((format(printf,
 void sb_json_string(StrBuf *self, const char *s); // appends a quoted, escaped JSON string
 void sb_free(StrBuf *self);
 
+// Hot loops (sparse gathers and scatters, activations, the optimizer, elementwise masks) get
+// vectorised clones for AVX-512 and AVX2 beside the baseline, picked when the program loads: the
+// binary stays portable. -O2 alone leaves them scalar (it will not add the alias checks they need;
+// `restrict` says why none are needed).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define HOT_LOOP __attribute__((target_clones("avx512f", "avx2", "default"), optimize("tree-vectorize")))
+#else
+#define HOT_LOOP
+#endif
+
 #endif

@@ -76,6 +76,10 @@ static double g_output_grad(float *dy, const float *dx, const uint64_t *k, const
     return have_avx512() ? out_grad_avx512(dy, dx, k, z, y, c2, n) : out_grad_plain(dy, dx, k, z, y, c2, n);
 }
 
+HOT_LOOP static void add_rows_into(float *restrict y, const float *restrict x, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] += x[i];
+}
+
 static Act hidden_act(int a) { return a == HIDDEN_TANH ? ACT_TANH : a == HIDDEN_RELU ? ACT_RELU : ACT_SIGMOID; }
 
 // Point the activation views (grads = 0) or their gradient views (grads = 1) into one flat
@@ -317,11 +321,12 @@ static void g_forward(Cfgan *s, const SparseBatch *e) {
 static float *g_out(Cfgan *s) { return s->g_h[s->g.n_layers - 1]; }
 
 // D forward on [e, x] where x is e itself (real) or the dense x_fake (fake). h: layer outputs.
-static void d_forward(Cfgan *s, const SparseBatch *e, const float *x_dense, float **h) {
+// cond_done: h[0] already holds the condition half b0 + e·W_cond (shared by real and fake).
+static void d_forward(Cfgan *s, const SparseBatch *e, const float *x_dense, float **h, int cond_done) {
     const Mlp *d = &s->d;
     const int B = e->B, n = s->n_cols, H = d->dims[1];
     const float *w_cond = mlp_w(d, 0), *w_x = w_cond + (size_t)n * H; // W0 = [W_cond; W_x], (2n, H)
-    sparse_forward(h[0], e, w_cond, mlp_b(d, 0), H, 0); // H0 = e·W_cond + b0
+    if (!cond_done) sparse_forward(h[0], e, w_cond, mlp_b(d, 0), H, 0); // H0 = e·W_cond + b0
     if (x_dense) timer_gemm(B, H, n, 0, 0);
     if (x_dense) // H0 += x_fake·W_x
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, n, 1.0f, x_dense, n, w_x, H, 1.0f, h[0], H);
@@ -335,9 +340,10 @@ static void d_forward(Cfgan *s, const SparseBatch *e, const float *x_dense, floa
 }
 
 // D backward from dh[last] (the logit gradient). Accumulates D's parameter gradients when
-// want_params; writes dx_dense += dpre0·W_xᵀ when dx_dense is not NULL.
+// want_params, except dW_cond when skip_cond (the caller adds it); writes dx_dense += dpre0·W_xᵀ
+// when dx_dense is not NULL.
 static void d_backward(Cfgan *s, const SparseBatch *e, const float *x_dense, float **h, float **dh, int want_params,
-                       float *dx_dense) {
+                       int skip_cond, float *dx_dense) {
     Mlp *d = &s->d;
     const int B = e->B, n = s->n_cols, H = d->dims[1];
     for (int l = d->n_layers - 1; l >= 1; l--) {
@@ -350,7 +356,7 @@ static void d_backward(Cfgan *s, const SparseBatch *e, const float *x_dense, flo
     if (want_params) {
         float *dw_cond = mlp_dw(d, 0), *dw_x = dw_cond + (size_t)n * H, *db = mlp_db(d, 0);
         bias_grad_add(db, dh[0], B, H);
-        sparse_backward_w(dw_cond, dh[0], e, H); // dW_cond += eᵀ·dH0
+        if (!skip_cond) sparse_backward_w(dw_cond, dh[0], e, H); // dW_cond += eᵀ·dH0
         if (x_dense) timer_gemm(n, H, B, 1, 0);
         if (x_dense) // dW_x += x_fakeᵀ·dH0
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, H, B, 1.0f, x_dense, n, dh[0], H, 1.0f, dw_x, H);
@@ -402,8 +408,12 @@ void cfgan_d_step(Cfgan *self, const Batch *b, const float *const *g_rows, float
     }
     timer_stop(T_G_FWD);
     timer_start(T_D_FWD);
-    d_forward(self, &e, NULL, self->d_real_h);
-    d_forward(self, &e, self->x_fake, self->d_fake_h);
+    // real and fake rows share the condition half of the first layer: gathered once
+    const size_t H = (size_t)self->d.dims[1];
+    sparse_forward(self->d_fake_h[0], &e, mlp_w(&self->d, 0), mlp_b(&self->d, 0), (int)H, 0);
+    memcpy(self->d_real_h[0], self->d_fake_h[0], (size_t)b->B * H * sizeof(float));
+    d_forward(self, &e, NULL, self->d_real_h, 1);
+    d_forward(self, &e, self->x_fake, self->d_fake_h, 1);
     timer_stop(T_D_FWD);
     timer_start(T_D_BWD);
     st->d_real += bce_logits(self->dd_real_h[L - 1], self->d_real_h[L - 1], 1.0f, b->B, scale);
@@ -411,8 +421,11 @@ void cfgan_d_step(Cfgan *self, const Batch *b, const float *const *g_rows, float
     st->p_real += sum_sigmoid(self->d_real_h[L - 1], b->B);
     st->p_fake += sum_sigmoid(self->d_fake_h[L - 1], b->B);
     st->rows += b->B;
-    d_backward(self, &e, NULL, self->d_real_h, self->dd_real_h, 1, NULL);
-    d_backward(self, &e, self->x_fake, self->d_fake_h, self->dd_fake_h, 1, NULL);
+    d_backward(self, &e, NULL, self->d_real_h, self->dd_real_h, 1, 1, NULL);
+    d_backward(self, &e, self->x_fake, self->d_fake_h, self->dd_fake_h, 1, 1, NULL);
+    // and one scatter for the condition half: dW_cond += eᵀ·(dH0_real + dH0_fake)
+    add_rows_into(self->dd_real_h[0], self->dd_fake_h[0], (size_t)b->B * H);
+    sparse_backward_w(mlp_dw(&self->d, 0), self->dd_real_h[0], &e, (int)H);
     timer_stop(T_D_BWD);
 }
 
@@ -427,13 +440,13 @@ void cfgan_g_step(Cfgan *self, const Batch *b, float scale, StepStats *st) {
     make_fake(self, B);
     timer_stop(T_G_FWD);
     timer_start(T_D_FWD);
-    d_forward(self, &e, self->x_fake, self->d_fake_h);
+    d_forward(self, &e, self->x_fake, self->d_fake_h, 0);
     timer_stop(T_D_FWD);
     timer_start(T_D_BWD);
     st->g_adv += bce_logits(self->dd_fake_h[Ld - 1], self->d_fake_h[Ld - 1], 1.0f, B, scale);
     st->p_fake += sum_sigmoid(self->d_fake_h[Ld - 1], B);
     st->rows += B;
-    d_backward(self, &e, self->x_fake, self->d_fake_h, self->dd_fake_h, 0, self->dx_fake);
+    d_backward(self, &e, self->x_fake, self->d_fake_h, self->dd_fake_h, 0, 0, self->dx_fake);
     timer_stop(T_D_BWD);
     timer_start(T_G_BWD);
     // dG(e) = dx_fake ⊙ k  (+ ZR: d/dy of zr_coef·scale·Σ_Z y² = 2·zr_coef·scale·y on Z)

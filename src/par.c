@@ -204,6 +204,10 @@ void par_reduce_custom(void *buf, int count, size_t elem_bytes,
     MPI_Type_free(&t);
 }
 
+HOT_LOOP static void add_into(float *restrict dst, const float *restrict src, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] += src[i];
+}
+
 void par_reduce_scatter_float(float *buf, size_t block) {
     if (g_size == 1) return;
     // Open MPI 4.1's MPI_Reduce_scatter_block took longer than a whole allreduce here: a ring.
@@ -215,8 +219,7 @@ void par_reduce_scatter_float(float *buf, size_t block) {
         const int send = ((g_rank - s - 1) % p + p) % p, recv = ((g_rank - s - 2) % p + p) % p;
         MPI_Sendrecv(buf + (size_t)send * block, n, MPI_FLOAT, next, 11, tmp, n, MPI_FLOAT, prev, 11, MPI_COMM_WORLD,
                      MPI_STATUS_IGNORE);
-        float *dst = buf + (size_t)recv * block;
-        for (size_t i = 0; i < block; i++) dst[i] += tmp[i];
+        add_into(buf + (size_t)recv * block, tmp, block);
     }
 }
 
