@@ -57,7 +57,22 @@ void par_require_mpi(int *argc, char ***argv) {
     util_set_rank(g_rank, g_size, exit_hook);
 }
 
+// Node-shared windows (par_node_shared): kept open until finalize, each locked for passive access
+// once so MPI_Win_sync can order loads and stores around the synchronising collectives.
+enum { MAX_SHARED_WINDOWS = 8 };
+static MPI_Win g_windows[MAX_SHARED_WINDOWS];
+static int g_n_windows = 0;
+
+static void sync_windows(void) {
+    for (int i = 0; i < g_n_windows; i++) MPI_Win_sync(g_windows[i]);
+}
+
 void par_finalize(void) {
+    for (int i = 0; g_mpi && i < g_n_windows; i++) {
+        MPI_Win_unlock_all(g_windows[i]);
+        MPI_Win_free(&g_windows[i]);
+    }
+    g_n_windows = 0;
     if (g_mpi) MPI_Finalize();
     g_mpi = 0;
 }
@@ -256,6 +271,50 @@ int par_same_u64(uint64_t v) {
 
 int par_or_bits(int bits) {
     if (g_size > 1) MPI_Allreduce(MPI_IN_PLACE, &bits, 1, MPI_INT, MPI_BOR, MPI_COMM_WORLD);
+    return bits;
+}
+
+int par_node_shared(size_t my_n, float **seg) {
+    if (g_size == 1 || g_n_windows == MAX_SHARED_WINDOWS) return 0;
+    MPI_Comm node;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+    int node_size;
+    MPI_Comm_size(node, &node_size);
+    int all_here = node_size == g_size;
+    MPI_Allreduce(MPI_IN_PLACE, &all_here, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+    if (!all_here) { // ranks on several nodes: the caller uses message passing
+        MPI_Comm_free(&node);
+        return 0;
+    }
+    // the node communicator is a copy of MPI_COMM_WORLD here (same ranks, same order)
+    float *mine;
+    MPI_Win win;
+    MPI_Win_allocate_shared((MPI_Aint)(my_n * sizeof(float)), sizeof(float), MPI_INFO_NULL, node, &mine, &win);
+    MPI_Comm_free(&node);
+    for (int r = 0; r < g_size; r++) {
+        MPI_Aint bytes;
+        int unit;
+        MPI_Win_shared_query(win, r, &bytes, &unit, &seg[r]);
+    }
+    MPI_Win_lock_all(MPI_MODE_NOCHECK, win);
+    if (my_n) memset(mine, 0, my_n * sizeof(float));
+    g_windows[g_n_windows++] = win;
+    par_node_sync();
+    return 1;
+}
+
+void par_node_sync(void) {
+    if (g_size == 1) return;
+    sync_windows();
+    MPI_Barrier(MPI_COMM_WORLD);
+    sync_windows();
+}
+
+int par_or_bits_sync(int bits) {
+    if (g_size == 1) return bits;
+    sync_windows(); // the allreduce returns only after every rank entered it: a barrier that carries flags
+    MPI_Allreduce(MPI_IN_PLACE, &bits, 1, MPI_INT, MPI_BOR, MPI_COMM_WORLD);
+    sync_windows();
     return bits;
 }
 

@@ -68,6 +68,12 @@ typedef struct {
     int honest;            // data.validation > 0: select the epoch on validation
     Cfgan model;
     size_t shard[2];       // sharded optimizer: parameters per rank of D ([0]) and G ([1]); 0 = off
+    // node-shared exchange (run.node_shared): every rank's gradient buffer and one copy of the
+    // parameters in shared memory; each rank sums its slice straight from the others' gradients
+    // and updates it in place, so nothing is copied and no allgather is needed
+    int node_shared;
+    float **grad_seg[2];   // (np) every rank's gradient buffer of D ([0]) and G ([1])
+    float *own_params[2], *own_grads[2]; // the private buffers, back in place after training
     int max_batch;         // largest training mini-batch
     int eval_block;        // rows scored at once
     int32_t *perm;         // (n_rows) batch order of the current pass
@@ -284,6 +290,63 @@ static void refresh_g_cache(Trainer *t) {
     timer_stop(T_G_FWD);
 }
 
+// out[0..block) = Σ_r seg[r][lo..lo + block), summed in rank order whichever rank sums (out is
+// this rank's own slice of its gradient, which no other rank reads).
+HOT_LOOP static void add_floats(float *restrict acc, const float *restrict x, size_t n) {
+    for (size_t i = 0; i < n; i++) acc[i] += x[i];
+}
+
+static void sum_slices(float *out, float *const *seg, size_t lo, size_t block, int np) {
+    float acc[2048];
+    for (size_t off = 0; off < block; off += 2048) {
+        const size_t n = block - off < 2048 ? block - off : 2048;
+        memcpy(acc, seg[0] + lo + off, n * sizeof(float));
+        for (int r = 1; r < np; r++) add_floats(acc, seg[r] + lo + off, n);
+        memcpy(out + off, acc, n * sizeof(float));
+    }
+}
+
+// Move the gradients and parameters of both networks into node-shared memory (sharded Adam, every
+// rank on one node, run.node_shared); otherwise leave them private. Collective.
+static void share_buffers(Trainer *t) {
+    if (!t->cfg->node_shared || !t->shard[0]) return;
+    Mlp *nets[2] = {&t->model.d, &t->model.g};
+    const int np = par_size();
+    float **params_seg = xmalloc((size_t)np * sizeof *params_seg);
+    for (int k = 0; k < 2; k++) {
+        Mlp *net = nets[k];
+        t->grad_seg[k] = xmalloc((size_t)np * sizeof *t->grad_seg[k]);
+        // the same answer on every rank: all share, or none does (ranks on several nodes)
+        if (!par_node_shared(net->n_alloc, t->grad_seg[k])) {
+            if (k > 0) die(EXIT_RUNTIME, "internal: node-shared memory became unavailable after the first window");
+            free(t->grad_seg[k]);
+            free(params_seg);
+            return;
+        }
+        if (!par_node_shared(util_is_root() ? net->n_alloc : 0, params_seg))
+            die(EXIT_RUNTIME, "internal: node-shared memory became unavailable after the first window");
+        if (util_is_root()) memcpy(params_seg[0], net->params, net->n_alloc * sizeof(float));
+        par_node_sync();
+        t->own_params[k] = net->params, t->own_grads[k] = net->grads;
+        net->params = params_seg[0], net->grads = t->grad_seg[k][par_rank()];
+    }
+    free(params_seg);
+    t->node_shared = 1;
+}
+
+// Back to private buffers (every rank copies the shared parameters). Collective-free: the last
+// step ended with a par_node_sync.
+static void unshare_buffers(Trainer *t) {
+    if (!t->node_shared) return;
+    Mlp *nets[2] = {&t->model.d, &t->model.g};
+    for (int k = 0; k < 2; k++) {
+        memcpy(t->own_params[k], nets[k]->params, nets[k]->n_alloc * sizeof(float));
+        nets[k]->params = t->own_params[k], nets[k]->grads = t->own_grads[k];
+        free(t->grad_seg[k]);
+    }
+    t->node_shared = 0;
+}
+
 // Continue pass s->pass of outer iteration s->outer from batch s->batch_start. Returns 1 if a
 // rank was asked to stop (after the step in flight), 0 when the pass is complete.
 static int run_pass(Trainer *t) {
@@ -326,8 +389,12 @@ static int run_pass(Trainer *t) {
         // sharded: each rank updates its 1/np of the parameters, then every rank gets them all;
         // otherwise the flags ride along in the gradient buffer's two spare slots
         int flags;
+        const size_t lo = (size_t)par_rank() * block;
         timer_start(T_ALLREDUCE);
-        if (block) {
+        if (t->node_shared) {
+            flags = par_or_bits_sync(want_stop | bad << 1); // every rank's gradient is complete
+            sum_slices(net->grads + lo, t->grad_seg[!is_d], lo, block, par_size());
+        } else if (block) {
             par_reduce_scatter_float(net->grads, block);
             flags = par_or_bits(want_stop | bad << 1);
         } else {
@@ -339,7 +406,6 @@ static int run_pass(Trainer *t) {
         timer_stop(T_ALLREDUCE);
         if (flags & 2) numeric_failure(t, is_d ? "the discriminator loss" : "the generator loss", s->epoch + 1, s->step);
         timer_start(T_OPTIM);
-        const size_t lo = (size_t)par_rank() * block;
         if (block) adam_update_range(net, lo, lo + block, net->grads + lo, lr, (float)cfg->beta1, (float)cfg->beta2,
                                      (float)cfg->adam_eps, reg);
         else if (cfg->optimizer == OPT_ADAM) adam_update(net, lr, (float)cfg->beta1, (float)cfg->beta2, (float)cfg->adam_eps, reg);
@@ -347,7 +413,8 @@ static int run_pass(Trainer *t) {
         timer_stop(T_OPTIM);
         if (block) {
             timer_start(T_ALLREDUCE);
-            par_allgather_float(net->params, block);
+            if (t->node_shared) par_node_sync(); // every slice updated (and every gradient read)
+            else par_allgather_float(net->params, block);
             timer_stop(T_ALLREDUCE);
         }
         step_stats_add(&s->pass_st, &bst);
@@ -683,6 +750,7 @@ int train_run(const Config *cfg, const TrainOptions *opt) {
         if (!opt->resume) write_config_echo(&t);
     }
     open_metrics(&t, opt->resume);
+    share_buffers(&t);
     const int T = cfg->epochs / cfg->g_steps, total_epochs = T * cfg->g_steps, n_pass = cfg->d_steps + cfg->g_steps;
     if (total_epochs != cfg->epochs)
         warn("train.epochs = %d is not a multiple of train.g_steps = %d: running %d epochs (%d outer iterations)",
@@ -706,6 +774,7 @@ int train_run(const Config *cfg, const TrainOptions *opt) {
             info("stopped by a signal at epoch %d, step %lld: checkpoint written in %s; continue with --resume",
                  s->epoch, (long long)s->step, t.ckpt_dir);
             if (util_is_root()) fclose(t.metrics);
+            unshare_buffers(&t);
             trainer_free(&t);
             return EXIT_PREEMPTED;
         }
@@ -720,6 +789,7 @@ int train_run(const Config *cfg, const TrainOptions *opt) {
         s->finished = 1;
         save_checkpoint(&t);
     }
+    unshare_buffers(&t);
     EvalRecord reported = s->last;
     if (t.honest) { // test the selected parameters
         memcpy(t.model.g.params, t.best_g, t.model.g.n_params * sizeof(float));

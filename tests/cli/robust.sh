@@ -32,9 +32,10 @@ else
   not_ok "robust: kill loop" "$kills kills, $restarts starts, $leftovers temporary files left, same metrics: $same"
 fi
 
-# --- numerical failure keeps the last good checkpoint
-"$CFGAN" train "$DEMO" --set train.epochs=40 --set checkpoint.every=1 --set train.optimizer=sgd --set train.g_lr=20 \
-  --set train.d_lr=20 --set eval.every=1 --out "$TMP/nan" > /dev/null 2> "$TMP/nan.err"; st=$?
+# --- numerical failure keeps the last good checkpoint (SGD at lr 30 diverges in the demo's epoch 2, after
+# the first checkpoint)
+"$CFGAN" train "$DEMO" --set train.epochs=40 --set checkpoint.every=1 --set train.optimizer=sgd --set train.g_lr=30 \
+  --set train.d_lr=30 --set eval.every=1 --out "$TMP/nan" > /dev/null 2> "$TMP/nan.err"; st=$?
 newest=$($CKPT newest "$TMP/nan" 2>/dev/null)
 if [ $st -eq 3 ] && grep -q "numerical failure" "$TMP/nan.err" && [ -n "$newest" ] && $CKPT info "$newest" > /dev/null; then
   ok "robust: a NaN stops training (status 3) and the last good checkpoint loads"
