@@ -83,10 +83,11 @@ void l2_grad(float *grads, const float *params, size_t n, float reg);
 
 // Adam in TensorFlow's form on g = grads + reg·params (the L2 gradient fused in):
 // lr_t = lr·√(1−β2^t)/(1−β1^t), m = β1·m + (1−β1)·g, v = β2·v + (1−β2)·g², w −= lr_t·m/(√v + ε).
+// The optimizers consume the gradient: they leave what they read at zero, ready for the next step.
 void adam_update(Mlp *self, float lr, float beta1, float beta2, float eps, float reg);
 // The same update on parameters [lo, hi) only, with their gradient at grad (hi - lo floats): a
 // sharded optimizer (each rank updates its slice). Increments step.
-void adam_update_range(Mlp *self, size_t lo, size_t hi, const float *grad, float lr, float beta1, float beta2,
+void adam_update_range(Mlp *self, size_t lo, size_t hi, float *grad, float lr, float beta1, float beta2,
                        float eps, float reg);
 // w −= lr·(grads + reg·params).
 void sgd_update(Mlp *self, float lr, float reg);

@@ -300,10 +300,12 @@ void l2_grad(float *grads, const float *params, size_t n, float reg) {
 // ---- optimizers -------------------------------------------------------------------------------
 
 
-HOT_LOOP static void adam_kernel(float *restrict w, const float *restrict grad, float *restrict m, float *restrict v,
+// Reads and zeroes grad (the next step accumulates from zero without a separate pass).
+HOT_LOOP static void adam_kernel(float *restrict w, float *restrict grad, float *restrict m, float *restrict v,
                                  size_t n, float lr_t, float beta1, float beta2, float eps, float reg) {
     for (size_t i = 0; i < n; i++) {
         float g = grad[i] + reg * w[i];
+        grad[i] = 0;
         m[i] = beta1 * m[i] + (1 - beta1) * g;
         v[i] = beta2 * v[i] + (1 - beta2) * g * g;
         w[i] -= lr_t * m[i] / (sqrtf(v[i]) + eps);
@@ -317,7 +319,7 @@ void adam_update(Mlp *self, float lr, float beta1, float beta2, float eps, float
     adam_kernel(self->params, self->grads, self->m, self->v, self->n_params, lr_t, beta1, beta2, eps, reg);
 }
 
-void adam_update_range(Mlp *self, size_t lo, size_t hi, const float *grad, float lr, float beta1, float beta2,
+void adam_update_range(Mlp *self, size_t lo, size_t hi, float *grad, float lr, float beta1, float beta2,
                        float eps, float reg) {
     self->step++;
     double t = (double)self->step;
@@ -328,6 +330,6 @@ void adam_update_range(Mlp *self, size_t lo, size_t hi, const float *grad, float
 
 void sgd_update(Mlp *self, float lr, float reg) {
     self->step++;
-    float *w = self->params;
-    for (size_t i = 0; i < self->n_params; i++) w[i] -= lr * (self->grads[i] + reg * w[i]);
+    float *w = self->params, *g = self->grads;
+    for (size_t i = 0; i < self->n_params; i++) w[i] -= lr * (g[i] + reg * w[i]), g[i] = 0;
 }

@@ -290,20 +290,17 @@ static void refresh_g_cache(Trainer *t) {
     timer_stop(T_G_FWD);
 }
 
-// out[0..block) = Σ_r seg[r][lo..lo + block), summed in rank order whichever rank sums (out is
-// this rank's own slice of its gradient, which no other rank reads).
-HOT_LOOP static void add_floats(float *restrict acc, const float *restrict x, size_t n) {
-    for (size_t i = 0; i < n; i++) acc[i] += x[i];
+// Complete this rank's slice [lo, lo + block) of the gradient in place by adding every other
+// rank's slice (in rank order), and zero those slices on the way: the next step's gradients start
+// from zero without a memset (the optimizer zeroes this rank's own slice as it reads it).
+HOT_LOOP static void add_and_zero(float *restrict acc, float *restrict x, size_t n) {
+    for (size_t i = 0; i < n; i++) acc[i] += x[i], x[i] = 0;
 }
 
-static void sum_slices(float *out, float *const *seg, size_t lo, size_t block, int np) {
-    float acc[2048];
-    for (size_t off = 0; off < block; off += 2048) {
-        const size_t n = block - off < 2048 ? block - off : 2048;
-        memcpy(acc, seg[0] + lo + off, n * sizeof(float));
-        for (int r = 1; r < np; r++) add_floats(acc, seg[r] + lo + off, n);
-        memcpy(out + off, acc, n * sizeof(float));
-    }
+static void sum_slices(float *const *seg, size_t lo, size_t block) {
+    const int me = par_rank();
+    for (int r = 0; r < par_size(); r++)
+        if (r != me) add_and_zero(seg[me] + lo, seg[r] + lo, block);
 }
 
 // Move the gradients and parameters of both networks into node-shared memory (sharded Adam, every
@@ -367,7 +364,9 @@ static int run_pass(Trainer *t) {
         timer_start(T_SAMPLE);
         cfgan_sample_masks(&t->model, &b, (uint64_t)cfg->seed, !is_d);
         timer_stop(T_SAMPLE);
-        memset(net->grads, 0, net->n_params * sizeof(float));
+        const size_t block = t->shard[!is_d];
+        // the optimizer leaves the gradient it read at zero; a ring leaves partial sums in other blocks
+        if (block && !t->node_shared) memset(net->grads, 0, net->n_alloc * sizeof(float));
         const float scale = 1.0f / (float)Bg; // the mean over the global batch
         StepStats bst = {0};
         if (is_d) {
@@ -381,7 +380,6 @@ static int run_pass(Trainer *t) {
         }
         else cfgan_g_step(&t->model, &b, scale, &bst);
         float lr = (float)(is_d ? cfg->d_lr : cfg->g_lr), reg = (float)(is_d ? cfg->d_reg : cfg->g_reg);
-        const size_t block = t->shard[!is_d];
         // any rank can stop every rank (a signal), and a non-finite loss on any rank fails them all
         // together, before the update overwrites the parameters
         const double loss = is_d ? bst.d_real + bst.d_fake : bst.g_adv + bst.g_zr;
@@ -393,7 +391,7 @@ static int run_pass(Trainer *t) {
         timer_start(T_ALLREDUCE);
         if (t->node_shared) {
             flags = par_or_bits_sync(want_stop | bad << 1); // every rank's gradient is complete
-            sum_slices(net->grads + lo, t->grad_seg[!is_d], lo, block, par_size());
+            sum_slices(t->grad_seg[!is_d], lo, block);
         } else if (block) {
             par_reduce_scatter_float(net->grads, block);
             flags = par_or_bits(want_stop | bad << 1);

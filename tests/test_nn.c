@@ -224,6 +224,10 @@ int main(void) {
         for (size_t i = 0; i < net.n_params; i++) g[i] = net.grads[i] = frand();
         const float lr = 0.01f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f, reg = 0.1f;
         adam_update(&net, lr, b1, b2, eps, reg);
+        int zeroed = 1;
+        for (size_t i = 0; i < net.n_params; i++) zeroed &= net.grads[i] == 0;
+        CHECK(zeroed, "Adam did not leave the gradient at zero");
+        memcpy(net.grads, g, net.n_params * sizeof(float));
         adam_update(&net, lr, b1, b2, eps, reg); // two steps: bias correction with t = 2
         double max_err = 0;
         for (size_t i = 0; i < net.n_params; i++) {
@@ -240,7 +244,9 @@ int main(void) {
         CHECK(max_err < 1e-6, "Adam differs from the formula by %g", max_err);
         CHECK(net.step == 2, "Adam step count %lld", (long long)net.step);
         memcpy(net.params, w0, net.n_params * sizeof(float));
+        memcpy(net.grads, g, net.n_params * sizeof(float));
         sgd_update(&net, lr, reg);
+        CHECK(net.grads[5] == 0, "SGD did not leave the gradient at zero");
         CHECK_CLOSE(net.params[5], w0[5] - lr * (g[5] + reg * w0[5]), 1e-7, "SGD step");
         float gr[64] = {0};
         l2_grad(gr, w0, net.n_params, reg);
