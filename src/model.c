@@ -340,8 +340,8 @@ static void d_forward(Cfgan *s, const SparseBatch *e, const float *x_dense, floa
 }
 
 // D backward from dh[last] (the logit gradient). Accumulates D's parameter gradients when
-// want_params, except dW_cond when skip_cond (the caller adds it); writes dx_dense += dpre0·W_xᵀ
-// when dx_dense is not NULL.
+// want_params, except dW_cond when skip_cond (the caller adds it); writes dx_dense = dpre0·W_xᵀ
+// (overwritten, not accumulated) when dx_dense is not NULL.
 static void d_backward(Cfgan *s, const SparseBatch *e, const float *x_dense, float **h, float **dh, int want_params,
                        int skip_cond, float *dx_dense) {
     Mlp *d = &s->d;
@@ -364,8 +364,8 @@ static void d_backward(Cfgan *s, const SparseBatch *e, const float *x_dense, flo
             sparse_backward_w(dw_x, dh[0], e, H);
     }
     if (dx_dense) timer_gemm(B, n, H, 0, 1);
-    if (dx_dense) // dX += dH0·W_xᵀ
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, n, H, 1.0f, dh[0], H, w_x, H, 1.0f, dx_dense, n);
+    if (dx_dense) // dX = dH0·W_xᵀ
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, n, H, 1.0f, dh[0], H, w_x, H, 0.0f, dx_dense, n);
 }
 
 static void make_fake(Cfgan *s, int B) {
@@ -374,10 +374,10 @@ static void make_fake(Cfgan *s, int B) {
 }
 
 // Backward kernels accumulate, so the first B rows of every activation gradient start at zero.
+// G's output gradient and dx_fake (B x n each, the big ones) are written, not accumulated: skipped.
 static void zero_dacts(Cfgan *s, int B) {
     const size_t b = (size_t)B * sizeof(float);
-    for (int l = 0; l < s->g.n_layers; l++) memset(s->dg_h[l], 0, b * (size_t)s->g.dims[l + 1]);
-    memset(s->dx_fake, 0, b * (size_t)s->n_cols);
+    for (int l = 0; l + 1 < s->g.n_layers; l++) memset(s->dg_h[l], 0, b * (size_t)s->g.dims[l + 1]);
     for (int l = 0; l < s->d.n_layers; l++) {
         memset(s->dd_real_h[l], 0, b * (size_t)s->d.dims[l + 1]);
         memset(s->dd_fake_h[l], 0, b * (size_t)s->d.dims[l + 1]);
