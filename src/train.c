@@ -329,6 +329,7 @@ static void share_buffers(Trainer *t) {
     }
     free(params_seg);
     t->node_shared = 1;
+    info("gradient exchange: node-shared memory (%d ranks on one node; run.node_shared)", np);
 }
 
 // Back to private buffers (every rank copies the shared parameters). Collective-free: the last
