@@ -73,7 +73,6 @@ typedef struct {
     // and updates it in place, so nothing is copied and no allgather is needed
     int node_shared;
     float **grad_seg[2];   // (np) every rank's gradient buffer of D ([0]) and G ([1])
-    float *own_params[2], *own_grads[2]; // the private buffers, back in place after training
     int max_batch;         // largest training mini-batch
     int eval_block;        // rows scored at once
     int32_t *perm;         // (n_rows) batch order of the current pass
@@ -324,7 +323,8 @@ static void share_buffers(Trainer *t) {
             die(EXIT_RUNTIME, "internal: node-shared memory became unavailable after the first window");
         if (util_is_root()) memcpy(params_seg[0], net->params, net->n_alloc * sizeof(float));
         par_node_sync();
-        t->own_params[k] = net->params, t->own_grads[k] = net->grads;
+        free(net->params); // the private buffers come back in unshare_buffers
+        free(net->grads);
         net->params = params_seg[0], net->grads = t->grad_seg[k][par_rank()];
     }
     free(params_seg);
@@ -332,14 +332,16 @@ static void share_buffers(Trainer *t) {
     info("gradient exchange: node-shared memory (%d ranks on one node; run.node_shared)", np);
 }
 
-// Back to private buffers (every rank copies the shared parameters). Collective-free: the last
-// step ended with a par_node_sync.
+// Back to private buffers (every rank copies the shared parameters; gradients start at zero).
+// Collective-free: the last step ended with a par_node_sync.
 static void unshare_buffers(Trainer *t) {
     if (!t->node_shared) return;
     Mlp *nets[2] = {&t->model.d, &t->model.g};
     for (int k = 0; k < 2; k++) {
-        memcpy(t->own_params[k], nets[k]->params, nets[k]->n_alloc * sizeof(float));
-        nets[k]->params = t->own_params[k], nets[k]->grads = t->own_grads[k];
+        const size_t n = nets[k]->n_alloc;
+        float *params = xmalloc(n * sizeof(float));
+        memcpy(params, nets[k]->params, n * sizeof(float));
+        nets[k]->params = params, nets[k]->grads = xcalloc(n, sizeof(float));
         free(t->grad_seg[k]);
     }
     t->node_shared = 0;

@@ -27,7 +27,10 @@ WORKLOADS = {
     "ml1m": ("configs/ml1m.yaml", 1, 6, True, 1500, None),    # as configured (every 25 epochs)
     "demo": ("configs/demo.yaml", 2, 15, False, 30, 1),
 }
-SETTINGS = [("np1-t1", 1, 1), ("np1-t%d" % CORES, 1, CORES), ("np2-t1", 2, 1)]
+# (label, ranks, BLAS threads per rank, extra --set options); np2-ring is np2-t1 with the
+# message-passing gradient exchange instead of node-shared memory, for the side-by-side ratio
+SETTINGS = [("np1-t1", 1, 1, []), ("np1-t%d" % CORES, 1, CORES, []), ("np2-t1", 2, 1, []),
+            ("np2-ring", 2, 1, ["run.node_shared=false"])]
 GEMM_PHASES = ["G forward", "G backward", "D forward", "D backward", "evaluation"]
 
 
@@ -43,13 +46,15 @@ def mpi_env(threads):
     return env
 
 
-def run_cfgan(name, label, np_, threads, outer, out_dir, data_root):
+def run_cfgan(name, label, np_, threads, outer, out_dir, data_root, extra=()):
     cfg, epo = WORKLOADS[name][:2]
     run_dir = os.path.join(out_dir, f"{name}-{label}")
     subprocess.run(["rm", "-rf", run_dir], check=True)
     every = WORKLOADS[name][5]
     cmd = [BIN, "train", os.path.join(ROOT, cfg), "--out", run_dir, "--set", f"train.epochs={epo * outer}",
            "--set", "checkpoint.every=0"] + (["--set", f"eval.every={every}"] if every else [])
+    for opt in extra:
+        cmd += ["--set", opt]
     if data_root:
         cmd += ["--data-root", data_root]
     if np_ > 1:
@@ -116,9 +121,9 @@ def main():
             continue
         outer = args.outer or default_outer
         per = {}
-        for label, np_, threads in SETTINGS:
+        for label, np_, threads, extra in SETTINGS:
             print(f"== {name}: {outer} outer iterations, {label}", flush=True)
-            final, rows, threads, wall = run_cfgan(name, label, np_, threads, outer, args.out, data_root)
+            final, rows, threads, wall = run_cfgan(name, label, np_, threads, outer, args.out, data_root, extra)
             rates = sgemm_rates(final["gemm_shapes"], threads)
             ph = final["phases"]
             total = ph["total"]["max"]
@@ -141,7 +146,8 @@ def main():
         torch = None if args.no_torch else run_torch(name, outer, CORES, args.out, data_root)
         best = min(per, key=lambda k: per[k]["seconds_per_outer"])
         summary[name] = {"outer": outer, "full_outer": full_outer, "settings": per, "fastest": best,
-                         "speedup_np2_vs_np1_one_thread": per["np1-t1"]["seconds_per_outer"] / per["np2-t1"]["seconds_per_outer"]}
+                         "speedup_np2_vs_np1_one_thread": per["np1-t1"]["seconds_per_outer"] / per["np2-t1"]["seconds_per_outer"],
+                         "speedup_node_shared_vs_ring": per["np2-ring"]["seconds_per_outer"] / per["np2-t1"]["seconds_per_outer"]}
         if torch:
             summary[name]["torch_seconds_per_outer"] = torch["seconds_per_outer"]
             summary[name]["ratio_vs_torch"] = {k: torch["seconds_per_outer"] / v["seconds_per_outer"] for k, v in per.items()}
@@ -184,6 +190,7 @@ def main():
                 line += f"; x{s['ratio_vs_torch'][label]:.1f} the PyTorch reference"
             print(line)
         print(f"  np=2 vs np=1 (one BLAS thread per rank): x{s['speedup_np2_vs_np1_one_thread']:.2f}")
+        print(f"  np=2 node-shared exchange vs message-passing ring: x{s['speedup_node_shared_vs_ring']:.2f}")
         if "torch_seconds_per_outer" in s:
             print(f"  PyTorch reference (tools/torch_cfgan.py, {CORES} threads): {s['torch_seconds_per_outer']:.3f} s per outer iteration")
     if "ml1m_memory" in summary:

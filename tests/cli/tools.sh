@@ -76,3 +76,29 @@ assert all(0 < float(e) <= 100 for _, e in rows), rows
 PY
 then ok "tools: comm_model.py counts the run's parameters and predicts an efficiency per rank count"
 else not_ok "tools: comm_model.py" "$(tail -5 "$TMP/comm.log")"; fi
+
+# make bench's driver on the demo (2 outer iterations, no PyTorch): every setting and phase in the
+# CSV, the phases within the total, GEMM fractions in (0, 1.5], the side-by-side ratios recomputed
+"$PY" "$ROOT/tools/bench.py" --only demo --outer 2 --no-torch --out "$TMP/bench" > "$TMP/bench.log" 2>&1
+if [ -f "$TMP/bench/bench.csv" ] && "$PY" - "$TMP/bench" <<'PY'
+import csv, json, sys
+d = sys.argv[1]
+rows = list(csv.DictReader(open(f"{d}/bench.csv")))
+settings = sorted({r["setting"] for r in rows})
+assert len(settings) == 4 and "np2-ring" in settings and "np2-t1" in settings, settings
+for s in settings:
+    ph = {r["phase"]: r for r in rows if r["setting"] == s}
+    total = float(ph["total"]["seconds_max"])
+    parts = sum(float(r["seconds_avg"]) for p, r in ph.items() if p != "total")
+    assert 0 < parts <= total * 1.05, (s, parts, total)
+    for p in ("G forward", "G backward"):
+        f = float(ph[p]["fraction_of_sgemm_rate"])
+        assert 0 < f <= 1.5, (s, p, f)
+    if s.startswith("np2"):
+        assert float(ph["allreduce"]["seconds_avg"]) > 0, s
+sm = json.load(open(f"{d}/summary.json"))["demo"]
+st = sm["settings"]
+assert abs(sm["speedup_node_shared_vs_ring"] - st["np2-ring"]["seconds_per_outer"] / st["np2-t1"]["seconds_per_outer"]) < 1e-9
+PY
+then ok "tools: bench.py reports every setting with phases inside the total and the side-by-side ratios"
+else not_ok "tools: bench.py" "$(tail -5 "$TMP/bench.log")"; fi
