@@ -89,6 +89,11 @@ void adam_update(Mlp *self, float lr, float beta1, float beta2, float eps, float
 // sharded optimizer (each rank updates its slice). Increments step.
 void adam_update_range(Mlp *self, size_t lo, size_t hi, float *grad, float lr, float beta1, float beta2,
                        float eps, float reg);
+// The same on [lo, hi) with the gradient Σ_r parts[r][0 .. hi - lo), summed in the order given
+// (chunk by chunk, so the sum never goes back to memory); every part is left at zero. The sharded
+// update reading each rank's gradient slice straight from node-shared memory.
+void adam_update_summed(Mlp *self, size_t lo, size_t hi, float *const *parts, int n_parts, float lr, float beta1,
+                        float beta2, float eps, float reg);
 // w −= lr·(grads + reg·params).
 void sgd_update(Mlp *self, float lr, float reg);
 

@@ -305,16 +305,19 @@ void cfgan_masks_as_floats(const Cfgan *self, int B, float *k, float *z) {
 
 static SparseBatch sparse_of(const Batch *b) { return (SparseBatch){b->B, b->ptr, b->col}; }
 
-// G forward for B rows; leaves every layer's output in g_h.
-static void g_forward(Cfgan *s, const SparseBatch *e) {
+// G forward for B rows; leaves every layer's output in g_h, except the last one's when out is
+// given (B x n, written there directly: the evaluation's scores, the D phase's cache).
+static void g_forward(Cfgan *s, const SparseBatch *e, float *out) {
     const Mlp *g = &s->g;
-    const int B = e->B;
+    const int B = e->B, L = g->n_layers;
+    float *y0 = L == 1 && out ? out : s->g_h[0];
     // layer 0 reads the sparse condition: H0 = act(e·W0 + b0)
-    sparse_forward(s->g_h[0], e, mlp_w(g, 0), mlp_b(g, 0), g->dims[1], 0);
-    act_forward(s->g_h[0], (size_t)B * g->dims[1], g->act[0]);
-    for (int l = 1; l < g->n_layers; l++) {
-        dense_forward(s->g_h[l], s->g_h[l - 1], mlp_w(g, l), mlp_b(g, l), B, g->dims[l], g->dims[l + 1]);
-        act_forward(s->g_h[l], (size_t)B * g->dims[l + 1], g->act[l]);
+    sparse_forward(y0, e, mlp_w(g, 0), mlp_b(g, 0), g->dims[1], 0);
+    act_forward(y0, (size_t)B * g->dims[1], g->act[0]);
+    for (int l = 1; l < L; l++) {
+        float *y = l == L - 1 && out ? out : s->g_h[l];
+        dense_forward(y, s->g_h[l - 1], mlp_w(g, l), mlp_b(g, l), B, g->dims[l], g->dims[l + 1]);
+        act_forward(y, (size_t)B * g->dims[l + 1], g->act[l]);
     }
 }
 
@@ -403,7 +406,7 @@ void cfgan_d_step(Cfgan *self, const Batch *b, const float *const *g_rows, float
         for (int i = 0; i < b->B; i++)
             select_bits(self->x_fake + i * n, g_rows[i], self->k_bits + i * (size_t)self->mask_words, (int)n);
     } else {
-        g_forward(self, &e);
+        g_forward(self, &e, NULL);
         make_fake(self, b->B);
     }
     timer_stop(T_G_FWD);
@@ -436,7 +439,7 @@ void cfgan_g_step(Cfgan *self, const Batch *b, float scale, StepStats *st) {
     const int B = b->B, n = self->n_cols, Ld = self->d.n_layers, Lg = g->n_layers;
     zero_dacts(self, B);
     timer_start(T_G_FWD);
-    g_forward(self, &e);
+    g_forward(self, &e, NULL);
     make_fake(self, B);
     timer_stop(T_G_FWD);
     timer_start(T_D_FWD);
@@ -479,6 +482,5 @@ void cfgan_g_step(Cfgan *self, const Batch *b, float scale, StepStats *st) {
 
 void cfgan_generate(Cfgan *self, int B, const int64_t *ptr, const int32_t *col, float *out) {
     SparseBatch e = {B, ptr, col};
-    g_forward(self, &e);
-    memcpy(out, g_out(self), (size_t)B * self->n_cols * sizeof(float));
+    g_forward(self, &e, out);
 }

@@ -328,6 +328,31 @@ void adam_update_range(Mlp *self, size_t lo, size_t hi, float *grad, float lr, f
     if (lo < hi) adam_kernel(self->params + lo, grad, self->m + lo, self->v + lo, hi - lo, lr_t, beta1, beta2, eps, reg);
 }
 
+HOT_LOOP static void move_and_zero(float *restrict dst, float *restrict src, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = src[i], src[i] = 0;
+}
+
+HOT_LOOP static void add_and_zero(float *restrict acc, float *restrict x, size_t n) {
+    for (size_t i = 0; i < n; i++) acc[i] += x[i], x[i] = 0;
+}
+
+void adam_update_summed(Mlp *self, size_t lo, size_t hi, float *const *parts, int n_parts, float lr, float beta1,
+                        float beta2, float eps, float reg) {
+    self->step++;
+    double t = (double)self->step;
+    float lr_t = (float)(lr * sqrt(1.0 - pow(beta2, t)) / (1.0 - pow(beta1, t)));
+    if (hi > self->n_params) hi = self->n_params; // padding past the parameters stays zero
+    // in chunks that stay in L1: the summed gradient never goes back to memory
+    enum { CHUNK = 1024 };
+    float acc[CHUNK];
+    for (size_t off = lo; off < hi; off += CHUNK) {
+        const size_t n = hi - off < CHUNK ? hi - off : CHUNK;
+        move_and_zero(acc, parts[0] + (off - lo), n);
+        for (int r = 1; r < n_parts; r++) add_and_zero(acc, parts[r] + (off - lo), n);
+        adam_kernel(self->params + off, acc, self->m + off, self->v + off, n, lr_t, beta1, beta2, eps, reg);
+    }
+}
+
 void sgd_update(Mlp *self, float lr, float reg) {
     self->step++;
     float *w = self->params, *g = self->grads;

@@ -69,10 +69,11 @@ typedef struct {
     Cfgan model;
     size_t shard[2];       // sharded optimizer: parameters per rank of D ([0]) and G ([1]); 0 = off
     // node-shared exchange (run.node_shared): every rank's gradient buffer and one copy of the
-    // parameters in shared memory; each rank sums its slice straight from the others' gradients
-    // and updates it in place, so nothing is copied and no allgather is needed
+    // parameters in shared memory; each rank's optimizer sums its slice straight from every rank's
+    // gradient and updates it in place, so nothing is copied and no allgather is needed
     int node_shared;
     float **grad_seg[2];   // (np) every rank's gradient buffer of D ([0]) and G ([1])
+    float **grad_parts;    // (np) this rank's slice in each of them, for the update
     int max_batch;         // largest training mini-batch
     int eval_block;        // rows scored at once
     int32_t *perm;         // (n_rows) batch order of the current pass
@@ -289,19 +290,6 @@ static void refresh_g_cache(Trainer *t) {
     timer_stop(T_G_FWD);
 }
 
-// Complete this rank's slice [lo, lo + block) of the gradient in place by adding every other
-// rank's slice (in rank order), and zero those slices on the way: the next step's gradients start
-// from zero without a memset (the optimizer zeroes this rank's own slice as it reads it).
-HOT_LOOP static void add_and_zero(float *restrict acc, float *restrict x, size_t n) {
-    for (size_t i = 0; i < n; i++) acc[i] += x[i], x[i] = 0;
-}
-
-static void sum_slices(float *const *seg, size_t lo, size_t block) {
-    const int me = par_rank();
-    for (int r = 0; r < par_size(); r++)
-        if (r != me) add_and_zero(seg[me] + lo, seg[r] + lo, block);
-}
-
 // Move the gradients and parameters of both networks into node-shared memory (sharded Adam, every
 // rank on one node, run.node_shared); otherwise leave them private. Collective.
 static void share_buffers(Trainer *t) {
@@ -328,6 +316,7 @@ static void share_buffers(Trainer *t) {
         net->params = params_seg[0], net->grads = t->grad_seg[k][par_rank()];
     }
     free(params_seg);
+    t->grad_parts = xmalloc((size_t)np * sizeof *t->grad_parts);
     t->node_shared = 1;
     info("gradient exchange: node-shared memory (%d ranks on one node; run.node_shared)", np);
 }
@@ -344,6 +333,7 @@ static void unshare_buffers(Trainer *t) {
         nets[k]->params = params, nets[k]->grads = xcalloc(n, sizeof(float));
         free(t->grad_seg[k]);
     }
+    free(t->grad_parts);
     t->node_shared = 0;
 }
 
@@ -394,7 +384,6 @@ static int run_pass(Trainer *t) {
         timer_start(T_ALLREDUCE);
         if (t->node_shared) {
             flags = par_or_bits_sync(want_stop | bad << 1); // every rank's gradient is complete
-            sum_slices(t->grad_seg[!is_d], lo, block);
         } else if (block) {
             par_reduce_scatter_float(net->grads, block);
             flags = par_or_bits(want_stop | bad << 1);
@@ -407,7 +396,12 @@ static int run_pass(Trainer *t) {
         timer_stop(T_ALLREDUCE);
         if (flags & 2) numeric_failure(t, is_d ? "the discriminator loss" : "the generator loss", s->epoch + 1, s->step);
         timer_start(T_OPTIM);
-        if (block) adam_update_range(net, lo, lo + block, net->grads + lo, lr, (float)cfg->beta1, (float)cfg->beta2,
+        if (t->node_shared) {
+            // this rank's slice of every rank's gradient, summed in rank order inside the update
+            for (int r = 0; r < par_size(); r++) t->grad_parts[r] = t->grad_seg[!is_d][r] + lo;
+            adam_update_summed(net, lo, lo + block, t->grad_parts, par_size(), lr, (float)cfg->beta1, (float)cfg->beta2,
+                               (float)cfg->adam_eps, reg);
+        } else if (block) adam_update_range(net, lo, lo + block, net->grads + lo, lr, (float)cfg->beta1, (float)cfg->beta2,
                                      (float)cfg->adam_eps, reg);
         else if (cfg->optimizer == OPT_ADAM) adam_update(net, lr, (float)cfg->beta1, (float)cfg->beta2, (float)cfg->adam_eps, reg);
         else sgd_update(net, lr, reg);
