@@ -4,6 +4,7 @@ the machine's sgemm rate at the very shapes each phase used (same library, kerne
 peak memory per rank, and the PyTorch reference (tools/torch_cfgan.py) on the same workload.
 
 usage: tools/bench.py [--out DIR] [--outer N] [--only ml100k,ml1m,demo] [--no-torch]
+       tools/bench.py --tables DIR   (the README's Markdown tables from DIR/bench.csv)
 Writes DIR/bench.csv (one row per workload x setting x phase) and DIR/summary.json, prints a table.
 Settings: np=1 with 1 BLAS thread, np=1 with one thread per core, np=2 with one thread per rank
 (ranks x threads = cores).
@@ -104,7 +105,37 @@ def run_torch(name, outer, threads, out_dir, data_root):
     return {"seconds_per_outer": summary["seconds_per_outer"], "rows": [l for l in lines if not l.get("summary")]}
 
 
+PHASE_LABELS = {"sampling": "sampling", "G forward": "G forward", "G backward": "G backward", "D forward": "D forward",
+                "D backward": "D backward", "allreduce": "gradient exchange (and waiting)",
+                "optimizer": "optimizer (Adam)", "evaluation": "evaluation", "checkpoint": "checkpoint (the final one)",
+                "total": "**total**"}
+
+
+def markdown_tables(out_dir):
+    """The README's per-phase tables (seconds, slowest rank) from DIR/bench.csv."""
+    rows = list(csv.DictReader(open(os.path.join(out_dir, "bench.csv"))))
+    labels = [s[0] for s in SETTINGS]
+    heads = {"np1-t1": "np=1, 1 thread", "np2-t1": "np=2, 1 thread each", "np2-ring": "np=2, ring exchange"}
+    for w in dict.fromkeys(r["workload"] for r in rows):
+        print(f"{w}:\n")
+        print("| phase | " + " | ".join(heads[l] if l in heads else f"np=1, {l.split('-t')[1]} threads" for l in labels)
+              + " | fraction of the sgemm rate at the same shapes (first three settings) |")
+        print("|---" * (len(labels) + 2) + "|")
+        for ph, name in PHASE_LABELS.items():
+            cells, fracs = [], []
+            for l in labels:
+                r = [x for x in rows if x["workload"] == w and x["setting"] == l and x["phase"] == ph]
+                t = float(r[0]["seconds_max"]) if r else 0.0
+                cells.append(f"**{t:.3f}**" if ph == "total" else (f"{t:.3f}" if t >= 0.0005 else "-"))
+                if l != "np2-ring" and r and r[0]["fraction_of_sgemm_rate"] not in ("", None):
+                    fracs.append(f"{100 * float(r[0]['fraction_of_sgemm_rate']):.0f}%")
+            print(f"| {name} | " + " | ".join(cells) + f" | {' / '.join(fracs) if fracs else '-'} |")
+        print()
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--tables":
+        return markdown_tables(sys.argv[2])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(ROOT, "runs", "bench"))
     ap.add_argument("--outer", type=int, default=0, help="outer iterations per workload (default: per workload)")

@@ -101,4 +101,9 @@ st = sm["settings"]
 assert abs(sm["speedup_node_shared_vs_ring"] - st["np2-ring"]["seconds_per_outer"] / st["np2-t1"]["seconds_per_outer"]) < 1e-9
 PY
 then ok "tools: bench.py reports every setting with phases inside the total and the side-by-side ratios"
+  tables=$("$PY" "$ROOT/tools/bench.py" --tables "$TMP/bench")
+  total=$(awk -F, '$1 == "demo" && $2 == "np2-t1" && $5 == "total" {printf "%.3f", $8}' "$TMP/bench/bench.csv")
+  if echo "$tables" | grep -q "^| \*\*total\*\* | .*\*\*$total\*\*" && [ "$(echo "$tables" | grep -c '^| ')" -ge 10 ]
+  then ok "tools: bench.py --tables prints the README's phase table from bench.csv"
+  else not_ok "tools: bench.py --tables" "total $total not in: $(echo "$tables" | grep total)"; fi
 else not_ok "tools: bench.py" "$(tail -5 "$TMP/bench.log")"; fi
