@@ -28,7 +28,8 @@ typedef struct {
     float *x_fake;                  // (B, n) G(e) ⊙ k
     float *d_real_h[NN_MAX_LAYERS]; // (B, d.dims[l+1]) D on [e, e]; the last is the logit (B, 1)
     float *d_fake_h[NN_MAX_LAYERS]; // (B, d.dims[l+1]) D on [e, x_fake]
-    // gradients of the activations, views into `dacts` (same layout), zeroed once per step
+    // gradients of the activations, views into `dacts` (same layout), zeroed once per step except
+    // dx_fake and G's output gradient, which are written whole
     float *dacts;
     float *dg_h[NN_MAX_LAYERS], *dx_fake, *dd_real_h[NN_MAX_LAYERS], *dd_fake_h[NN_MAX_LAYERS];
     size_t n_dacts;        // floats in dacts
@@ -73,7 +74,10 @@ void cfgan_free(Cfgan *self);
 void cfgan_cache_init(Cfgan *self, int32_t n_rows, size_t max_bytes);
 // Fill k_bits (and z_bits when need_zr) for the batch from streams (seed, RNG_PM|RNG_ZR, outer, row).
 void cfgan_sample_masks(Cfgan *self, const Batch *b, uint64_t seed, int need_zr);
-// The first B rows of the masks as 0/1 floats (B, n) each (for tests and references).
+// Tests: use the portable mask kernels even where AVX-512 is available (they must give the same bits).
+void cfgan_force_portable_kernels(int on);
+// The first B rows of the masks as 0/1 floats (B, n) each (for tests and references). z is the
+// last sample's with need_zr set (a D-step sample leaves z_bits as they were).
 void cfgan_masks_as_floats(const Cfgan *self, int B, float *k, float *z);
 // D step on this rank's rows: forward G (no grad) and D on real and fake, accumulate D's gradient.
 // g_rows[i], when not NULL, is G's output for row i computed beforehand (G is fixed in the D phase).

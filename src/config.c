@@ -134,7 +134,7 @@ static const Key KEYS[] = {
      "with several ranks, each updates 1/np of the parameters (reduce-scatter, Adam, allgather) instead of all"},
     {"run.node_shared", T_BOOL, OFF(node_shared), 0, 0, "true", 0, 0, NULL, F_RUNTIME,
      "sharded optimizer with every rank on one node: gradients and one copy of the parameters in shared memory "
-     "(no allgather; same results)"},
+     "(no allgather; the same bits as the ring at np = 2, beyond that equal up to float summation order)"},
     {"run.check_every", T_INT, OFF(check_every), 0, 0, "0", 0, 1e9, NULL, F_RUNTIME,
      "debug: steps between cross-rank parameter checksums; 0 = off"},
 };

@@ -27,10 +27,13 @@ static void select_plain(float *restrict out, const float *restrict y, const uin
     for (int j = 0; j < n; j++) out[j] = (bits[j >> 6] >> (j & 63)) & 1 ? y[j] : 0.0f;
 }
 
+static int g_force_portable = 0;
+void cfgan_force_portable_kernels(int on) { g_force_portable = on; }
+
 static int have_avx512(void) {
     static int have = -1;
     if (have < 0) have = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    return have;
+    return have && !g_force_portable;
 }
 
 static void select_bits(float *out, const float *y, const uint64_t *bits, int n) {

@@ -123,7 +123,8 @@ void dense_backward_ref(float *din, float *dw, float *db, const float *dout, con
 // walked once per 64-column tile of the output: the tile's slice of W (or dW) stays in L2 while
 // every row of the batch uses it, and in the gather a row's sum stays in registers. Each output
 // element still adds the same terms in the same order, so results are bit-identical to the plain
-// row-by-row loop (sparse_forward_ref and sparse_backward_w_ref, kept for the tests).
+// row-by-row loop (sparse_forward_ref and sparse_backward_w_ref, kept for the tests; the backward's
+// last tile adds +0 to columns already done, which can only turn a -0 into +0).
 
 enum { SP_TILE = 64 };
 // 16 floats, loadable from any float address (the vector type is lowered to one AVX-512 register,

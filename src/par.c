@@ -24,6 +24,25 @@ static int launched_by_mpi(void) {
     return 0;
 }
 
+// Node-shared windows (par_node_shared): kept open until finalize, each locked for passive access
+// once so MPI_Win_sync can order loads and stores around the synchronising collectives.
+enum { MAX_SHARED_WINDOWS = 8 };
+static MPI_Win g_windows[MAX_SHARED_WINDOWS];
+static int g_n_windows = 0;
+
+static void sync_windows(void) {
+    for (int i = 0; i < g_n_windows; i++) MPI_Win_sync(g_windows[i]);
+}
+
+// Collective (every rank frees its windows): before MPI_Finalize, on a normal or a collective exit.
+static void free_windows(void) {
+    for (int i = 0; i < g_n_windows; i++) {
+        MPI_Win_unlock_all(g_windows[i]);
+        MPI_Win_free(&g_windows[i]);
+    }
+    g_n_windows = 0;
+}
+
 static void finalize_timed_out(int sig) {
     (void)sig;
     MPI_Abort(MPI_COMM_WORLD, EXIT_RUNTIME);
@@ -36,6 +55,7 @@ static void exit_hook(int status, int collective) {
         // rank not have reached it after all, MPI_Finalize would wait forever: abort after 10 s.
         signal(SIGALRM, finalize_timed_out);
         alarm(10);
+        free_windows();
         MPI_Finalize();
         exit_now(status);
     }
@@ -57,22 +77,8 @@ void par_require_mpi(int *argc, char ***argv) {
     util_set_rank(g_rank, g_size, exit_hook);
 }
 
-// Node-shared windows (par_node_shared): kept open until finalize, each locked for passive access
-// once so MPI_Win_sync can order loads and stores around the synchronising collectives.
-enum { MAX_SHARED_WINDOWS = 8 };
-static MPI_Win g_windows[MAX_SHARED_WINDOWS];
-static int g_n_windows = 0;
-
-static void sync_windows(void) {
-    for (int i = 0; i < g_n_windows; i++) MPI_Win_sync(g_windows[i]);
-}
-
 void par_finalize(void) {
-    for (int i = 0; g_mpi && i < g_n_windows; i++) {
-        MPI_Win_unlock_all(g_windows[i]);
-        MPI_Win_free(&g_windows[i]);
-    }
-    g_n_windows = 0;
+    if (g_mpi) free_windows();
     if (g_mpi) MPI_Finalize();
     g_mpi = 0;
 }

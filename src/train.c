@@ -304,6 +304,7 @@ static void share_buffers(Trainer *t) {
         if (!par_node_shared(net->n_alloc, t->grad_seg[k])) {
             if (k > 0) die(EXIT_RUNTIME, "internal: node-shared memory became unavailable after the first window");
             free(t->grad_seg[k]);
+            t->grad_seg[k] = NULL;
             free(params_seg);
             return;
         }
