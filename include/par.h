@@ -58,11 +58,13 @@ int par_same_u64(uint64_t v);
 int par_any(int flag);
 // Bitwise OR of small flag sets over all ranks.
 int par_or_bits(int bits);
-// Node-shared memory, when every rank runs on one node (np > 1): a window where this rank holds
-// my_n floats (zeroed) and seg[r] (seg: np pointers) points at rank r's part, readable and writable
-// by every rank. Returns 0 (seg untouched) when ranks span nodes, np == 1 or in the serial build;
-// callers then use message passing. Windows live until par_finalize.
-int par_node_shared(size_t my_n, float **seg);
+// 1 when np > 1 and every rank runs on one node (the same answer on every rank; 0 in the serial
+// build). Then par_node_shared may be used; otherwise callers use message passing.
+int par_all_on_one_node(void);
+// Collective, only when par_all_on_one_node(): a window where this rank holds my_n floats (zeroed)
+// and seg[r] (seg: np pointers) points at rank r's part, readable and writable by every rank.
+// Windows live until par_finalize.
+void par_node_shared(size_t my_n, float **seg);
 // Make every rank's earlier stores to shared windows visible to every rank's later loads.
 void par_node_sync(void);
 // par_or_bits that is also a par_node_sync.

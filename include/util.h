@@ -101,4 +101,7 @@ void sb_free(StrBuf *self);
 #define HOT_LOOP
 #endif
 
+
+// y[i] += x[i] for n floats (vectorised): bias gradients, sparse rows, gradient sums.
+void vec_add(float *restrict y, const float *restrict x, size_t n);
 #endif

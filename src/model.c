@@ -79,10 +79,6 @@ static double g_output_grad(float *dy, const float *dx, const uint64_t *k, const
     return have_avx512() ? out_grad_avx512(dy, dx, k, z, y, c2, n) : out_grad_plain(dy, dx, k, z, y, c2, n);
 }
 
-HOT_LOOP static void add_rows_into(float *restrict y, const float *restrict x, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] += x[i];
-}
-
 static Act hidden_act(int a) { return a == HIDDEN_TANH ? ACT_TANH : a == HIDDEN_RELU ? ACT_RELU : ACT_SIGMOID; }
 
 // Point the activation views (grads = 0) or their gradient views (grads = 1) into one flat
@@ -430,7 +426,7 @@ void cfgan_d_step(Cfgan *self, const Batch *b, const float *const *g_rows, float
     d_backward(self, &e, NULL, self->d_real_h, self->dd_real_h, 1, 1, NULL);
     d_backward(self, &e, self->x_fake, self->d_fake_h, self->dd_fake_h, 1, 1, NULL);
     // and one scatter for the condition half: dW_cond += eᵀ·(dH0_real + dH0_fake)
-    add_rows_into(self->dd_real_h[0], self->dd_fake_h[0], (size_t)b->B * H);
+    vec_add(self->dd_real_h[0], self->dd_fake_h[0], (size_t)b->B * H);
     sparse_backward_w(mlp_dw(&self->d, 0), self->dd_real_h[0], &e, (int)H);
     timer_stop(T_D_BWD);
 }

@@ -11,10 +11,6 @@
 #include "timer.h"
 #include "util.h"
 
-// y += x over n floats (rows of weights, gradients and biases)
-HOT_LOOP static void add_row(float *restrict y, const float *restrict x, int n) {
-    for (int o = 0; o < n; o++) y[o] += x[o];
-}
 
 void mlp_init(Mlp *self, int n_layers, const int *dims, const Act *acts) {
     memset(self, 0, sizeof *self);
@@ -92,7 +88,7 @@ void dense_backward(float *din, float *dw, float *db, const float *dout, const f
 }
 
 void bias_grad_add(float *restrict db, const float *restrict dout, int B, int OUT) {
-    for (int i = 0; i < B; i++) add_row(db, dout + (size_t)i * OUT, OUT);
+    for (int i = 0; i < B; i++) vec_add(db, dout + (size_t)i * OUT, (size_t)OUT);
 }
 
 void dense_forward_ref(float *out, const float *in, const float *w, const float *b, int B, int IN, int OUT) {
@@ -170,7 +166,7 @@ void sparse_forward(float *out, const SparseBatch *x, const float *w, const floa
                 gather_tile(tmp, w + OUT - SP_TILE, (size_t)OUT, idx, n);
                 memcpy(y + c, tmp + SP_TILE - width, (size_t)width * sizeof(float));
             } else {
-                for (int64_t k = 0; k < n; k++) add_row(y, w + (size_t)idx[k] * OUT, OUT);
+                for (int64_t k = 0; k < n; k++) vec_add(y, w + (size_t)idx[k] * OUT, (size_t)OUT);
             }
         }
     }
@@ -207,7 +203,7 @@ void sparse_backward_w(float *dw, const float *dout, const SparseBatch *x, int O
                 memcpy(tmp + SP_TILE - width, d + c, (size_t)width * sizeof(float));
                 scatter_tile(dw + OUT - SP_TILE, (size_t)OUT, tmp, idx, n);
             } else {
-                for (int64_t k = 0; k < n; k++) add_row(dw + (size_t)idx[k] * OUT, d, OUT);
+                for (int64_t k = 0; k < n; k++) vec_add(dw + (size_t)idx[k] * OUT, d, (size_t)OUT);
             }
         }
     }
@@ -313,18 +309,20 @@ HOT_LOOP static void adam_kernel(float *restrict w, float *restrict grad, float 
     }
 }
 
+// Count the update and return TensorFlow's bias-corrected rate lr·√(1−β2^t)/(1−β1^t).
+static float adam_next_rate(Mlp *self, float lr, float beta1, float beta2) {
+    const double t = (double)++self->step;
+    return (float)(lr * sqrt(1.0 - pow(beta2, t)) / (1.0 - pow(beta1, t)));
+}
+
 void adam_update(Mlp *self, float lr, float beta1, float beta2, float eps, float reg) {
-    self->step++;
-    double t = (double)self->step;
-    float lr_t = (float)(lr * sqrt(1.0 - pow(beta2, t)) / (1.0 - pow(beta1, t)));
+    const float lr_t = adam_next_rate(self, lr, beta1, beta2);
     adam_kernel(self->params, self->grads, self->m, self->v, self->n_params, lr_t, beta1, beta2, eps, reg);
 }
 
 void adam_update_range(Mlp *self, size_t lo, size_t hi, float *grad, float lr, float beta1, float beta2,
                        float eps, float reg) {
-    self->step++;
-    double t = (double)self->step;
-    float lr_t = (float)(lr * sqrt(1.0 - pow(beta2, t)) / (1.0 - pow(beta1, t)));
+    const float lr_t = adam_next_rate(self, lr, beta1, beta2);
     if (hi > self->n_params) hi = self->n_params; // padding past the parameters stays zero
     if (lo < hi) adam_kernel(self->params + lo, grad, self->m + lo, self->v + lo, hi - lo, lr_t, beta1, beta2, eps, reg);
 }
@@ -339,9 +337,7 @@ HOT_LOOP static void add_and_zero(float *restrict acc, float *restrict x, size_t
 
 void adam_update_summed(Mlp *self, size_t lo, size_t hi, float *const *parts, int n_parts, float lr, float beta1,
                         float beta2, float eps, float reg) {
-    self->step++;
-    double t = (double)self->step;
-    float lr_t = (float)(lr * sqrt(1.0 - pow(beta2, t)) / (1.0 - pow(beta1, t)));
+    const float lr_t = adam_next_rate(self, lr, beta1, beta2);
     if (hi > self->n_params) hi = self->n_params; // padding past the parameters stays zero
     // in chunks that stay in L1: the summed gradient never goes back to memory
     enum { CHUNK = 1024 };

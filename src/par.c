@@ -225,10 +225,6 @@ void par_reduce_custom(void *buf, int count, size_t elem_bytes,
     MPI_Type_free(&t);
 }
 
-HOT_LOOP static void add_into(float *restrict dst, const float *restrict src, size_t n) {
-    for (size_t i = 0; i < n; i++) dst[i] += src[i];
-}
-
 void par_reduce_scatter_float(float *buf, size_t block) {
     if (g_size == 1) return;
     // Open MPI 4.1's MPI_Reduce_scatter_block took longer than a whole allreduce here: a ring.
@@ -240,7 +236,7 @@ void par_reduce_scatter_float(float *buf, size_t block) {
         const int send = ((g_rank - s - 1) % p + p) % p, recv = ((g_rank - s - 2) % p + p) % p;
         MPI_Sendrecv(buf + (size_t)send * block, n, MPI_FLOAT, next, 11, tmp, n, MPI_FLOAT, prev, 11, MPI_COMM_WORLD,
                      MPI_STATUS_IGNORE);
-        add_into(buf + (size_t)recv * block, tmp, block);
+        vec_add(buf + (size_t)recv * block, tmp, block);
     }
 }
 
@@ -280,23 +276,28 @@ int par_or_bits(int bits) {
     return bits;
 }
 
-int par_node_shared(size_t my_n, float **seg) {
-    if (g_size == 1 || g_n_windows == MAX_SHARED_WINDOWS) return 0;
+int par_all_on_one_node(void) {
+    static int answer = -1; // the same on every rank, decided once
+    if (answer >= 0) return answer;
+    if (g_size == 1) return answer = 0;
     MPI_Comm node;
     MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
     int node_size;
     MPI_Comm_size(node, &node_size);
-    int all_here = node_size == g_size;
-    MPI_Allreduce(MPI_IN_PLACE, &all_here, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
-    if (!all_here) { // ranks on several nodes: the caller uses message passing
-        MPI_Comm_free(&node);
-        return 0;
-    }
-    // the node communicator is a copy of MPI_COMM_WORLD here (same ranks, same order)
+    MPI_Comm_free(&node);
+    answer = node_size == g_size;
+    MPI_Allreduce(MPI_IN_PLACE, &answer, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+    return answer;
+}
+
+void par_node_shared(size_t my_n, float **seg) {
+    if (!par_all_on_one_node() || g_n_windows == MAX_SHARED_WINDOWS)
+        die(EXIT_RUNTIME, "internal: node-shared memory requested %s",
+            g_n_windows == MAX_SHARED_WINDOWS ? "beyond the window table" : "with ranks on several nodes");
+    // every rank is on this node: MPI_COMM_WORLD is the node's communicator
     float *mine;
     MPI_Win win;
-    MPI_Win_allocate_shared((MPI_Aint)(my_n * sizeof(float)), sizeof(float), MPI_INFO_NULL, node, &mine, &win);
-    MPI_Comm_free(&node);
+    MPI_Win_allocate_shared((MPI_Aint)(my_n * sizeof(float)), sizeof(float), MPI_INFO_NULL, MPI_COMM_WORLD, &mine, &win);
     for (int r = 0; r < g_size; r++) {
         MPI_Aint bytes;
         int unit;
@@ -306,7 +307,6 @@ int par_node_shared(size_t my_n, float **seg) {
     if (my_n) memset(mine, 0, my_n * sizeof(float));
     g_windows[g_n_windows++] = win;
     par_node_sync();
-    return 1;
 }
 
 void par_node_sync(void) {

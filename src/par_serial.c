@@ -35,7 +35,11 @@ void par_gatherv(const void *in, size_t bytes, void *out, const size_t *counts, 
 void par_barrier(void) {}
 int par_any(int flag) { return flag; }
 int par_or_bits(int bits) { return bits; }
-int par_node_shared(size_t my_n, float **seg) { return (void)my_n, (void)seg, 0; }
+int par_all_on_one_node(void) { return 0; }
+void par_node_shared(size_t my_n, float **seg) {
+    (void)my_n, (void)seg;
+    die(EXIT_RUNTIME, "internal: node-shared memory in the serial build");
+}
 void par_node_sync(void) {}
 int par_or_bits_sync(int bits) { return bits; }
 static void copy_out(const void *in, size_t bytes, void **out, size_t *out_bytes) {

@@ -72,8 +72,7 @@ typedef struct {
     // parameters in shared memory; each rank's optimizer sums its slice straight from every rank's
     // gradient and updates it in place, so nothing is copied and no allgather is needed
     int node_shared;
-    float **grad_seg[2];   // (np) every rank's gradient buffer of D ([0]) and G ([1])
-    float **grad_parts;    // (np) this rank's slice in each of them, for the update
+    float **grad_slices[2]; // (np) this rank's slice of every rank's gradient, D ([0]) and G ([1])
     int max_batch;         // largest training mini-batch
     int eval_block;        // rows scored at once
     int32_t *perm;         // (n_rows) batch order of the current pass
@@ -293,31 +292,24 @@ static void refresh_g_cache(Trainer *t) {
 // Move the gradients and parameters of both networks into node-shared memory (sharded Adam, every
 // rank on one node, run.node_shared); otherwise leave them private. Collective.
 static void share_buffers(Trainer *t) {
-    if (!t->cfg->node_shared || !t->shard[0]) return;
+    if (!t->cfg->node_shared || !t->shard[0] || !par_all_on_one_node()) return;
     Mlp *nets[2] = {&t->model.d, &t->model.g};
     const int np = par_size();
     float **params_seg = xmalloc((size_t)np * sizeof *params_seg);
     for (int k = 0; k < 2; k++) {
         Mlp *net = nets[k];
-        t->grad_seg[k] = xmalloc((size_t)np * sizeof *t->grad_seg[k]);
-        // the same answer on every rank: all share, or none does (ranks on several nodes)
-        if (!par_node_shared(net->n_alloc, t->grad_seg[k])) {
-            if (k > 0) die(EXIT_RUNTIME, "internal: node-shared memory became unavailable after the first window");
-            free(t->grad_seg[k]);
-            t->grad_seg[k] = NULL;
-            free(params_seg);
-            return;
-        }
-        if (!par_node_shared(util_is_root() ? net->n_alloc : 0, params_seg))
-            die(EXIT_RUNTIME, "internal: node-shared memory became unavailable after the first window");
+        float **grad_seg = t->grad_slices[k] = xmalloc((size_t)np * sizeof *grad_seg);
+        par_node_shared(net->n_alloc, grad_seg);
+        par_node_shared(util_is_root() ? net->n_alloc : 0, params_seg);
         if (util_is_root()) memcpy(params_seg[0], net->params, net->n_alloc * sizeof(float));
         par_node_sync();
         free(net->params); // the private buffers come back in unshare_buffers
         free(net->grads);
-        net->params = params_seg[0], net->grads = t->grad_seg[k][par_rank()];
+        net->params = params_seg[0], net->grads = grad_seg[par_rank()];
+        // from now on only this rank's slice of every rank's gradient is read here
+        for (int r = 0; r < np; r++) grad_seg[r] += (size_t)par_rank() * t->shard[k];
     }
     free(params_seg);
-    t->grad_parts = xmalloc((size_t)np * sizeof *t->grad_parts);
     t->node_shared = 1;
     info("gradient exchange: node-shared memory (%d ranks on one node; run.node_shared)", np);
 }
@@ -332,9 +324,8 @@ static void unshare_buffers(Trainer *t) {
         float *params = xmalloc(n * sizeof(float));
         memcpy(params, nets[k]->params, n * sizeof(float));
         nets[k]->params = params, nets[k]->grads = xcalloc(n, sizeof(float));
-        free(t->grad_seg[k]);
+        free(t->grad_slices[k]);
     }
-    free(t->grad_parts);
     t->node_shared = 0;
 }
 
@@ -399,8 +390,7 @@ static int run_pass(Trainer *t) {
         timer_start(T_OPTIM);
         if (t->node_shared) {
             // this rank's slice of every rank's gradient, summed in rank order inside the update
-            for (int r = 0; r < par_size(); r++) t->grad_parts[r] = t->grad_seg[!is_d][r] + lo;
-            adam_update_summed(net, lo, lo + block, t->grad_parts, par_size(), lr, (float)cfg->beta1, (float)cfg->beta2,
+            adam_update_summed(net, lo, lo + block, t->grad_slices[!is_d], par_size(), lr, (float)cfg->beta1, (float)cfg->beta2,
                                (float)cfg->adam_eps, reg);
         } else if (block) adam_update_range(net, lo, lo + block, net->grads + lo, lr, (float)cfg->beta1, (float)cfg->beta2,
                                      (float)cfg->adam_eps, reg);

@@ -364,3 +364,7 @@ void sb_free(StrBuf *self) {
     free(self->data);
     memset(self, 0, sizeof *self);
 }
+
+HOT_LOOP void vec_add(float *restrict y, const float *restrict x, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] += x[i];
+}
