@@ -52,6 +52,7 @@ typedef struct {
     int epochs;                       // generator passes over all rows
     int64_t seed;                     // seed of initialisation, negatives and batch order
     int g_steps, d_steps, g_batch, d_batch;
+    int batch_strata;                 // batch order: shuffle within row id mod batch_strata (1 = uniform)
     double g_lr, d_lr, g_reg, d_reg;
     int optimizer;                    // Optimizer
     double beta1, beta2, adam_eps;

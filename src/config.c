@@ -95,6 +95,10 @@ static const Key KEYS[] = {
     {"train.d_steps", T_INT, OFF(d_steps), 0, 0, "2", 1, 10000, NULL, 0, "discriminator passes per outer iteration"},
     {"train.g_batch", T_INT, OFF(g_batch), 0, 0, "32", 1, 1e7, NULL, 0, "rows per generator mini-batch"},
     {"train.d_batch", T_INT, OFF(d_batch), 0, 0, "64", 1, 1e7, NULL, 0, "rows per discriminator mini-batch"},
+    {"train.batch_strata", T_INT, OFF(batch_strata), 0, 0, "1", 1, 1024, NULL, 0,
+     "batch order: 1 = one uniform shuffle of the rows per pass (the reference); P > 1 = rows shuffled within "
+     "the P classes of row id mod P and batches filled from the classes in turn, so every batch splits "
+     "evenly over np ranks whenever np divides P (24: np = 1, 2, 3, 4, 6, 8, 12, 24)"},
     {"train.g_lr", T_FLOAT, OFF(g_lr), 0, 0, "1e-4", 0, 100, NULL, 0, "generator learning rate"},
     {"train.d_lr", T_FLOAT, OFF(d_lr), 0, 0, "1e-4", 0, 100, NULL, 0, "discriminator learning rate"},
     {"train.g_reg", T_FLOAT, OFF(g_reg), 0, 0, "1e-3", 0, 1e6, NULL, 0, "generator L2 weight (sum of squares / 2)"},

@@ -71,13 +71,22 @@ uint32_t rng_below(Rng *self, uint32_t n) {
     return (uint32_t)(m >> 32);
 }
 
-void rng_shuffle(Rng *self, int32_t *a, int32_t n) {
+// Fisher-Yates over a[0], a[stride], ..., a[(n - 1) * stride].
+static void shuffle_strided(Rng *self, int32_t *a, int32_t n, int32_t stride) {
     for (int32_t i = n - 1; i > 0; i--) {
-        int32_t j = (int32_t)rng_below(self, (uint32_t)i + 1);
-        int32_t t = a[i];
-        a[i] = a[j];
+        int64_t j = (int64_t)rng_below(self, (uint32_t)i + 1) * stride;
+        int32_t t = a[(int64_t)i * stride];
+        a[(int64_t)i * stride] = a[j];
         a[j] = t;
     }
+}
+
+void rng_shuffle(Rng *self, int32_t *a, int32_t n) { shuffle_strided(self, a, n, 1); }
+
+void rng_stratified_permutation(Rng *self, int32_t *perm, int32_t n, int P) {
+    for (int32_t j = 0; j < n; j++) perm[j] = j;
+    if (P > n) P = n;
+    for (int c = 0; c < P; c++) shuffle_strided(self, perm + c, (n - c + P - 1) / P, P);
 }
 
 double rng_normal(Rng *self) {

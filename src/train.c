@@ -341,8 +341,9 @@ static int run_pass(Trainer *t) {
     if (is_d && t->g_cache && t->g_cache_step != t->model.g.step) refresh_g_cache(t);
     Rng rng;
     rng_init(&rng, (uint64_t)cfg->seed, RNG_SHUFFLE, (uint32_t)s->outer, (uint32_t)s->pass);
-    for (int32_t r = 0; r < n_rows; r++) t->perm[r] = r;
-    rng_shuffle(&rng, t->perm, n_rows);
+    // train.batch_strata: rows are dealt to ranks by id mod np, so when np divides the strata every
+    // batch (a run of consecutive positions) gives each rank the same number of rows, +-1
+    rng_stratified_permutation(&rng, t->perm, n_rows, cfg->batch_strata);
     for (; s->batch_start < n_rows; s->batch_start += bs) {
         int Bg = (int)(n_rows - s->batch_start < bs ? n_rows - s->batch_start : bs);
         Batch b = gather_batch(t, s->batch_start, Bg, (uint32_t)s->outer);

@@ -68,5 +68,57 @@ int main(void) {
         CHECK(perm, "shuffle is not a permutation");
         CHECK(moved > 80, "shuffle moved only %d of 100", moved);
     });
+    TEST("rng: stratified permutation keeps classes, balances every window over ranks, P = 1 is a shuffle", {
+        enum { N = 1653 };
+        static int32_t a[N], b[N];
+        for (int P = 1; P <= 48; P += (P < 4 ? 1 : 10)) {
+            Rng r1, r2;
+            rng_init(&r1, 7, RNG_SHUFFLE, 1, (uint32_t)P);
+            rng_stratified_permutation(&r1, a, N, P);
+            static int seen[N];
+            memset(seen, 0, sizeof seen);
+            int same_class = 1, moved = 0;
+            for (int j = 0; j < N; j++) {
+                seen[a[j]]++;
+                same_class &= a[j] % P == j % P;
+                moved += a[j] != j;
+            }
+            int perm = 1;
+            for (int j = 0; j < N; j++) perm &= seen[j] == 1;
+            CHECK(perm, "P=%d: not a permutation", P);
+            CHECK(same_class, "P=%d: a value left its class mod P", P);
+            CHECK(moved > N * 9 / 10, "P=%d: only %d of %d values moved", P, moved, N);
+            if (P == 1) { // the reference order: one Fisher-Yates over 0..n-1 from the same stream
+                rng_init(&r2, 7, RNG_SHUFFLE, 1, 1);
+                for (int j = 0; j < N; j++) b[j] = j;
+                rng_shuffle(&r2, b, N);
+                CHECK(memcmp(a, b, sizeof a) == 0, "P=1 differs from rng_shuffle");
+            }
+            // rows are dealt to ranks by id mod np: any np dividing P sees every window balanced
+            for (int np = 2; np <= 8; np++) {
+                if (P % np) continue;
+                for (int B = 1; B <= 64; B += 7)
+                    for (int s = 0; s + B <= N; s += B) {
+                        int cnt[8] = {0}, lo = B, hi = 0;
+                        for (int j = s; j < s + B; j++) cnt[a[j] % np]++;
+                        for (int k = 0; k < np; k++) lo = cnt[k] < lo ? cnt[k] : lo, hi = cnt[k] > hi ? cnt[k] : hi;
+                        CHECK(hi - lo <= 1, "P=%d np=%d B=%d batch at %d: %d..%d rows per rank", P, np, B, s, lo, hi);
+                    }
+            }
+        }
+        // within a class every value lands on every position of its class about equally often
+        enum { M = 60, P = 4, T = 30000 };
+        static int pos[M / P];
+        for (int t = 0; t < T; t++) {
+            Rng r;
+            rng_init(&r, 9, RNG_SHUFFLE, (uint32_t)t, 0);
+            rng_stratified_permutation(&r, a, M, P);
+            for (int j = 0; j < M; j++)
+                if (a[j] == 6) pos[j / P]++; // 6 is in class 2: positions 2, 6, ..., 58
+        }
+        for (int i = 0; i < M / P; i++)
+            CHECK(pos[i] > T / (M / P) * 0.9 && pos[i] < T / (M / P) * 1.1, "value 6 at class position %d %d times of %d", i,
+                  pos[i], T);
+    });
     return check_summary();
 }

@@ -44,6 +44,18 @@ if grep -q "node-shared memory (2 ranks" "$TMP/ns2-true.log" && ! grep -q "node-
 then ok "mpi: node-shared gradient exchange equals the ring (np = 2 bit for bit, np = 3 within 1e-5)"
 else not_ok "mpi: node-shared exchange" "$(cat "$TMP/nsdiff2" "$TMP/nsdiff3" 2>/dev/null; grep -c node-shared "$TMP/ns2-true.log")"; fi
 
+# --- balanced batches (train.batch_strata): the batch order does not depend on np, so np = 1, 2, 3
+# agree up to summation order; and it is a different order from the reference shuffle
+for np in 1 2 3; do
+  mpirun -np $np "$CFGAN" train "$DEMO" --set train.epochs=12 --set eval.every=4 --set train.batch_strata=24 \
+    --out "$TMP/st$np" > "$TMP/st$np.log" 2>&1 || not_ok "mpi: batch_strata=24 at np=$np" "$(tail -3 "$TMP/st$np.log")"
+done
+if $CKPT diff "$($CKPT newest "$TMP/st1")" "$($CKPT newest "$TMP/st2")" --tol 1e-5 > "$TMP/stdiff" &&
+   $CKPT diff "$($CKPT newest "$TMP/st1")" "$($CKPT newest "$TMP/st3")" --tol 1e-5 >> "$TMP/stdiff" &&
+   ! $CKPT diff "$($CKPT newest "$TMP/st2")" "$($CKPT newest "$TMP/ns2-true")" --tol 1e-3 > /dev/null
+then ok "mpi: balanced batches (batch_strata 24) agree at np = 1, 2, 3 and differ from the uniform shuffle"
+else not_ok "mpi: balanced batches" "$(cat "$TMP/stdiff")"; fi
+
 # --- SIGKILL mid-training, then --resume: the same metrics.jsonl and final.json as an uninterrupted run
 run=(train "$DEMO" --set train.epochs=30 --set eval.every=3 --set checkpoint.every=4)
 "$CFGAN" "${run[@]}" --out "$TMP/full" > /dev/null 2>&1
