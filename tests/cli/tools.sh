@@ -85,7 +85,7 @@ import csv, json, sys
 d = sys.argv[1]
 rows = list(csv.DictReader(open(f"{d}/bench.csv")))
 settings = sorted({r["setting"] for r in rows})
-assert len(settings) == 4 and "np2-ring" in settings and "np2-t1" in settings, settings
+assert len(settings) == 5 and {"np2-ring", "np2-t1", "np2-bal"} <= set(settings), settings
 for s in settings:
     ph = {r["phase"]: r for r in rows if r["setting"] == s}
     total = float(ph["total"]["seconds_max"])
@@ -99,6 +99,11 @@ for s in settings:
 sm = json.load(open(f"{d}/summary.json"))["demo"]
 st = sm["settings"]
 assert abs(sm["speedup_node_shared_vs_ring"] - st["np2-ring"]["seconds_per_outer"] / st["np2-t1"]["seconds_per_outer"]) < 1e-9
+assert abs(sm["speedup_np2_balanced_vs_np1_one_thread"] - st["np1-t1"]["seconds_per_outer"] / st["np2-bal"]["seconds_per_outer"]) < 1e-9
+# the balanced setting really ran with another batch order: its metrics differ from np2-t1's
+strip = lambda m: {k: v for k, v in m.items() if k != "seconds"}
+assert strip(st["np2-bal"]["last"]) != strip(st["np2-t1"]["last"]), "np2-bal ran the reference batch order"
+assert strip(st["np2-ring"]["last"]) == strip(st["np2-t1"]["last"]), "the ring changed the results at np=2"
 PY
 then ok "tools: bench.py reports every setting with phases inside the total and the side-by-side ratios"
   tables=$("$PY" "$ROOT/tools/bench.py" --tables "$TMP/bench")
