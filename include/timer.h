@@ -10,7 +10,8 @@ typedef enum {
     T_D_BWD,     // discriminator backward (and into G's output in the G step)
     T_ALLREDUCE, // gradient sums across ranks
     T_OPTIM,     // Adam/SGD updates
-    T_EVAL,      // scoring, top-K and metrics
+    T_SCORE,     // evaluation: G's scores for every row (a GEMM phase)
+    T_EVAL,      // evaluation: top-K, its merge on rank 0 and the metrics
     T_CKPT,      // checkpoint writes
     T_TOTAL,     // the whole training run
     T_COUNT

@@ -36,7 +36,7 @@ WORKLOADS = {
 # for side-by-side ratios
 SETTINGS = [("np1-t1", 1, 1, []), ("np1-t%d" % CORES, 1, CORES, []), ("np2-t1", 2, 1, []),
             ("np2-ring", 2, 1, ["run.node_shared=false"]), ("np2-bal", 2, 1, ["train.batch_strata=24"])]
-GEMM_PHASES = ["G forward", "G backward", "D forward", "D backward", "evaluation"]
+GEMM_PHASES = ["G forward", "G backward", "D forward", "D backward", "scoring"]
 
 
 def mpi_env(threads):
@@ -111,7 +111,8 @@ def run_torch(name, outer, threads, out_dir, data_root):
 
 PHASE_LABELS = {"sampling": "sampling", "G forward": "G forward", "G backward": "G backward", "D forward": "D forward",
                 "D backward": "D backward", "allreduce": "gradient exchange (and waiting)",
-                "optimizer": "optimizer (Adam)", "evaluation": "evaluation", "checkpoint": "checkpoint (the final one)",
+                "optimizer": "optimizer (Adam)",
+                "scoring": "evaluation: scoring (G forward, every row)", "evaluation": "evaluation: top-K and metrics", "checkpoint": "checkpoint (the final one)",
                 "total": "**total**"}
 
 

@@ -63,7 +63,8 @@ def main():
         item_mode = "item" in open(os.path.join(a.run, "config.yaml")).read().split("mode:")[1].split("\n")[0]
         rows, cols = (f["items"], f["users"]) if item_mode else (f["users"], f["items"])
         ph, ep = f["phases"], f["epochs_run"]
-        compute = sum(ph[k]["avg"] for k in ("sampling", "G forward", "G backward", "D forward", "D backward", "evaluation")) / ep
+        compute = sum(ph[k]["avg"] for k in ("sampling", "G forward", "G backward", "D forward", "D backward", "scoring",
+                                             "evaluation") if k in ph) / ep
         optimizer = ph["optimizer"]["avg"] / ep
     if a.compute is not None:
         compute = a.compute

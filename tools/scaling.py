@@ -48,7 +48,8 @@ def train(config, np_, epochs, out, sets):
     per = lambda name: ph[name]["avg"] / f["epochs_run"]
     total = ph["total"]["max"] / f["epochs_run"]
     compute = sum(per(p) for p in COMPUTE)
-    allreduce, evaluation = per("allreduce"), per("evaluation")
+    # evaluation: G's scores for every row ("scoring", older runs: part of "evaluation") and top-K
+    allreduce, evaluation = per("allreduce"), per("evaluation") + (per("scoring") if "scoring" in ph else 0.0)
     return {"seconds_per_epoch": total, "compute": compute, "allreduce": allreduce, "evaluation": evaluation,
             "idle": max(0.0, total - compute - allreduce - evaluation), "data_mb_max": f["data_mb"]["max"],
             "rss_mb_max": f["peak_rss_mb"]["max"]}
