@@ -1,6 +1,8 @@
 // timer: per-phase wall-clock accumulators named by enum handles.
 #include "timer.h"
 
+#include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "util.h"
@@ -26,24 +28,40 @@ void timer_flops(double f) {
 }
 #endif
 
-#define MAX_SHAPES 256
+// Uneven batches give many shapes (a rank's row count varies per batch): a hash table, so the
+// lookup stays O(1) per call, and calls past its capacity are counted, never silently lost.
+#define MAX_SHAPES 4096
 static GemmShape g_shapes[MAX_SHAPES];
+static int g_slot[2 * MAX_SHAPES]; // open addressing: index + 1 into g_shapes, 0 = empty
 static int g_n_shapes;
+static long long g_lost_calls;
 
 #ifndef NTIMING
 void timer_gemm(int m, int n, int k, int ta, int tb) {
     timer_flops(2.0 * m * n * k);
     int phase = g_depth > 0 ? (int)g_stack[g_depth - 1] : (int)T_TOTAL;
-    for (int i = 0; i < g_n_shapes; i++) {
-        GemmShape *s = &g_shapes[i];
+    uint64_t key = ((((uint64_t)phase * 2 + (uint64_t)ta) * 2 + (uint64_t)tb) << 48) ^ ((uint64_t)m << 32) ^
+                   ((uint64_t)n << 16) ^ (uint64_t)k;
+    for (size_t h = (size_t)(key * 0x9E3779B97F4A7C15ULL >> 40) % (2 * MAX_SHAPES);; h = (h + 1) % (2 * MAX_SHAPES)) {
+        if (!g_slot[h]) {
+            if (g_n_shapes == MAX_SHAPES) {
+                g_lost_calls++;
+                return;
+            }
+            g_shapes[g_n_shapes++] = (GemmShape){phase, m, n, k, ta, tb, 1};
+            g_slot[h] = g_n_shapes;
+            return;
+        }
+        GemmShape *s = &g_shapes[g_slot[h] - 1];
         if (s->phase == phase && s->m == m && s->n == n && s->k == k && s->ta == ta && s->tb == tb) {
             s->calls++;
             return;
         }
     }
-    if (g_n_shapes < MAX_SHAPES) g_shapes[g_n_shapes++] = (GemmShape){phase, m, n, k, ta, tb, 1};
 }
 #endif
+
+long long timer_gemm_lost_calls(void) { return g_lost_calls; }
 
 int timer_gemm_shapes(const GemmShape **out) {
     *out = g_shapes;
@@ -59,4 +77,6 @@ void timer_reset(void) {
     memset(g_flops, 0, sizeof g_flops);
     g_depth = 0;
     g_n_shapes = 0;
+    memset(g_slot, 0, sizeof g_slot);
+    g_lost_calls = 0;
 }

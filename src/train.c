@@ -663,7 +663,7 @@ static void phases_json(StrBuf *sb, const PhaseReport *p) {
     for (int i = 0; i < n; i++)
         sb_printf(sb, "%s\n    {\"phase\": \"%s\", \"m\": %d, \"n\": %d, \"k\": %d, \"ta\": %d, \"tb\": %d, \"calls\": %lld}",
                   i ? "," : "", TIMER_NAMES[g[i].phase], g[i].m, g[i].n, g[i].k, g[i].ta, g[i].tb, g[i].calls);
-    sb_printf(sb, "\n  ],\n");
+    sb_printf(sb, "\n  ],\n  \"gemm_calls_unrecorded\": %lld,\n", timer_gemm_lost_calls());
 }
 
 static void write_final(Trainer *t, const EvalRecord *rep, const PhaseReport *phases) {

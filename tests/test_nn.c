@@ -7,6 +7,7 @@
 #include "check.h"
 #include "nn.h"
 #include "rng.h"
+#include "timer.h"
 
 static Rng g_rng;
 static float frand(void) { return (float)(2 * rng_uniform(&g_rng) - 1); }
@@ -253,5 +254,29 @@ int main(void) {
         CHECK_CLOSE(gr[7], reg * w0[7], 1e-9, "l2_grad");
         mlp_free(&net);
     });
+#ifndef NTIMING
+    TEST("timer: the GEMM shape table counts every call, and calls past its capacity are reported", {
+        timer_reset();
+        timer_start(T_G_FWD);
+        for (int rep = 0; rep < 3; rep++)
+            for (int m = 1; m <= 5000; m++) timer_gemm(m, 7, 9, 0, rep == 2);
+        timer_stop(T_G_FWD);
+        const GemmShape *g;
+        int n = timer_gemm_shapes(&g);
+        long long calls = 0;
+        int ok_shapes = 1;
+        for (int i = 0; i < n; i++) {
+            calls += g[i].calls;
+            ok_shapes &= g[i].phase == T_G_FWD && g[i].n == 7 && g[i].k == 9 && g[i].calls == (g[i].tb ? 1 : 2);
+        }
+        CHECK(ok_shapes, "a shape has the wrong phase, size or count");
+        CHECK(n == 4096, "%d shapes recorded", n);
+        CHECK(calls + timer_gemm_lost_calls() == 15000, "%lld calls recorded + %lld lost != 15000", calls,
+              timer_gemm_lost_calls());
+        CHECK(timer_gemm_lost_calls() > 0, "no call reported lost past the capacity");
+        timer_reset();
+        CHECK(timer_gemm_shapes(&g) == 0 && timer_gemm_lost_calls() == 0, "timer_reset left shapes behind");
+    });
+#endif
     return check_summary();
 }
