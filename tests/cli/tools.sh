@@ -53,6 +53,13 @@ row=$(grep 'demo.yaml' "$TMP/table.md")
 if [ -n "$row" ] && [ "$(echo "$row" | cut -d'|' -f4 | tr -d ' ')" = 2 ] && [ "$(echo "$row" | cut -d'|' -f6 | sed 's/^ *//;s/ *$//')" = "$expect" ]
 then ok "tools: results-table.py gives mean ± std over seeds"
 else not_ok "tools: results-table.py" "expected P@5 $expect in: $(cat "$TMP/table.md")"; fi
+# a run with balanced batches is another experiment: its own row, labelled
+"$CFGAN" train "$DEMO" --set train.epochs=8 --set eval.every=4 --set train.batch_strata=24 --out "$TMP/r3" > /dev/null 2>&1
+"$PY" "$ROOT/tools/results-table.py" "$TMP/r1" "$TMP/r2" "$TMP/r3" > "$TMP/table3.md" 2>&1
+if [ "$(grep -c 'demo.yaml' "$TMP/table3.md")" = 2 ] && grep 'batch_strata=24' "$TMP/table3.md" | cut -d'|' -f4 | grep -qx ' 1 ' &&
+   grep -v 'batch_strata' "$TMP/table3.md" | grep 'demo.yaml' | cut -d'|' -f4 | grep -qx ' 2 '
+then ok "tools: results-table.py keeps runs with balanced batches (train.batch_strata) in their own row"
+else not_ok "tools: results-table.py with batch_strata" "$(cat "$TMP/table3.md")"; fi
 if ! "$PY" "$ROOT/tools/results-table.py" "$TMP/none" > /dev/null 2> "$TMP/table.err" && grep -q "$TMP/none/final.json" "$TMP/table.err"
 then ok "tools: results-table.py names a missing run"
 else not_ok "tools: results-table.py missing run" "$(cat "$TMP/table.err")"; fi
