@@ -71,6 +71,7 @@ typedef struct {
     double knn_shrink[CFG_LIST_MAX]; int n_knn_shrink;
     // run-time knobs (do not change results)
     int check_every;                  // steps between cross-rank parameter checksums; 0 = off
+    int64_t fail_at_step;             // debug: the last rank's loss is NaN at this step; 0 = off
     int negative_cache_mb;            // MB for negative sets kept through an outer iteration; 0 = redraw
     int g_cache_mb;                   // MB for G's outputs kept through a D phase; 0 = recompute per batch
     int shard_optimizer;              // np > 1: reduce-scatter gradients, update a slice, allgather parameters

@@ -139,6 +139,9 @@ static const Key KEYS[] = {
     {"run.node_shared", T_BOOL, OFF(node_shared), 0, 0, "true", 0, 0, NULL, F_RUNTIME,
      "sharded optimizer with every rank on one node: gradients and one copy of the parameters in shared memory "
      "(no allgather; the same bits as the ring at np = 2, beyond that equal up to float summation order)"},
+    {"run.fail_at_step", T_INT64, OFF(fail_at_step), 0, 0, "0", 0, BIG, NULL, F_RUNTIME,
+     "debug: the last rank sees a non-finite loss at this step (numbered as failure messages print it), to "
+     "test failure handling; 0 = off"},
     {"run.check_every", T_INT, OFF(check_every), 0, 0, "0", 0, 1e9, NULL, F_RUNTIME,
      "debug: steps between cross-rank parameter checksums; 0 = off"},
 };

@@ -125,6 +125,20 @@ expect_input_error "mpi: resume refuses different data" "was written for differe
 expect_input_error "mpi: resume without checkpoints says so" "cannot resume: no checkpoint files" \
   "$CFGAN" train "$DEMO" --out "$TMP/empty" --resume
 
+# --- the same under node-shared Adam (the default exchange; run.fail_at_step makes the last rank's
+# loss NaN): every rank stops with status 3 before the update, and the last checkpoint resumes
+for np in 2 3; do
+  mpirun -np $np "$CFGAN" train "$DEMO" --set train.epochs=20 --set checkpoint.every=5 --set run.fail_at_step=200 \
+    --out "$TMP/nsnan$np" > "$TMP/nsnan$np.log" 2>&1; st=$?
+  mpirun -np $np "$CFGAN" train "$DEMO" --set train.epochs=20 --set checkpoint.every=5 --out "$TMP/nsnan$np" --resume \
+    > "$TMP/nsnan$np-resume.log" 2>&1; st2=$?
+  if [ $st -eq 3 ] && grep -q "node-shared memory ($np ranks" "$TMP/nsnan$np.log" &&
+     grep -q "numerical failure: the .* loss is not finite at epoch .*, step 200" "$TMP/nsnan$np.log" &&
+     [ $st2 -eq 0 ] && grep -q "^resuming .* (epoch 10" "$TMP/nsnan$np-resume.log" && [ -f "$TMP/nsnan$np/final.json" ]
+  then ok "mpi: a non-finite loss under node-shared Adam ends all $np ranks with status 3; the last checkpoint resumes"
+  else not_ok "mpi: non-finite loss under node-shared Adam (np=$np)" "status $st / $st2: $(grep -v '^epoch' "$TMP/nsnan$np.log" | head -3)"; fi
+done
+
 # --- a non-finite loss seen by some ranks only: every rank stops at once with status 3 and the message
 for sh in true false; do
   t0=$(date +%s); mpirun -np 2 "$CFGAN" train "$DEMO" --set train.epochs=10 --set train.g_lr=100 --set train.d_lr=100 \
