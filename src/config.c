@@ -14,7 +14,11 @@
 
 typedef enum { T_INT, T_INT64, T_FLOAT, T_BOOL, T_STR, T_ENUM, T_INT_LIST, T_FLOAT_LIST } KeyType;
 
-enum { F_RUNTIME = 1 }; // key does not define the experiment (left out of config_hash)
+enum {
+    F_RUNTIME = 1,    // key does not define the experiment (left out of config_hash)
+    F_HASH_IF_SET = 2 // added after checkpoints existed: left out of config_hash at its default, so
+                      // the checkpoints of earlier versions still resume
+};
 
 typedef struct {
     const char *name;    // "section.key"
@@ -95,10 +99,10 @@ static const Key KEYS[] = {
     {"train.d_steps", T_INT, OFF(d_steps), 0, 0, "2", 1, 10000, NULL, 0, "discriminator passes per outer iteration"},
     {"train.g_batch", T_INT, OFF(g_batch), 0, 0, "32", 1, 1e7, NULL, 0, "rows per generator mini-batch"},
     {"train.d_batch", T_INT, OFF(d_batch), 0, 0, "64", 1, 1e7, NULL, 0, "rows per discriminator mini-batch"},
-    {"train.batch_strata", T_INT, OFF(batch_strata), 0, 0, "1", 1, 1024, NULL, 0,
+    {"train.batch_strata", T_INT, OFF(batch_strata), 0, 0, "1", 1, 1024, NULL, F_HASH_IF_SET,
      "batch order: 1 = one uniform shuffle of the rows per pass (the reference); P > 1 = rows shuffled within "
      "the P classes of row id mod P and batches filled from the classes in turn, so every batch splits "
-     "evenly over np ranks whenever np divides P (24: np = 1, 2, 3, 4, 6, 8, 12, 24)"},
+     "evenly over np ranks whenever np divides P (24: np = 1, 2, 3, 4, 6, 8, 12, 24); needs >= 4 rows per class"},
     {"train.g_lr", T_FLOAT, OFF(g_lr), 0, 0, "1e-4", 0, 100, NULL, 0, "generator learning rate"},
     {"train.d_lr", T_FLOAT, OFF(d_lr), 0, 0, "1e-4", 0, 100, NULL, 0, "discriminator learning rate"},
     {"train.g_reg", T_FLOAT, OFF(g_reg), 0, 0, "1e-3", 0, 1e6, NULL, 0, "generator L2 weight (sum of squares / 2)"},
@@ -141,7 +145,7 @@ static const Key KEYS[] = {
      "(no allgather; the same bits as the ring at np = 2, beyond that equal up to float summation order)"},
     {"run.fail_at_step", T_INT64, OFF(fail_at_step), 0, 0, "0", 0, BIG, NULL, F_RUNTIME,
      "debug: the last rank sees a non-finite loss at this step (numbered as failure messages print it), to "
-     "test failure handling; 0 = off"},
+     "test failure handling; 0 = off. Echoed into the run's config.yaml like every key: set it to 0 when resuming"},
     {"run.check_every", T_INT, OFF(check_every), 0, 0, "0", 0, 1e9, NULL, F_RUNTIME,
      "debug: steps between cross-rank parameter checksums; 0 = off"},
 };
@@ -696,6 +700,13 @@ static void build_yaml(const Config *self, StrBuf *sb, int runtime_too) {
     for (int i = 0; i < N_KEYS; i++) {
         const Key *k = &KEYS[i];
         if (!runtime_too && (k->flags & F_RUNTIME)) continue;
+        if (!runtime_too && (k->flags & F_HASH_IF_SET)) {
+            StrBuf v = {0};
+            format_value(self, k, &v);
+            const int at_default = v.data && strcmp(v.data, k->def) == 0;
+            sb_free(&v);
+            if (at_default) continue;
+        }
         char parts[4][64];
         int np = 0;
         const char *s = k->name;
