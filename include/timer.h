@@ -24,6 +24,7 @@ static inline void timer_start(TimerId t) { (void)t; }
 static inline void timer_stop(TimerId t) { (void)t; }
 static inline void timer_flops(double f) { (void)f; }
 #else
+// A timer started while another runs pauses it until it stops (phases never overlap).
 void timer_start(TimerId t);
 void timer_stop(TimerId t);
 // Credit floating-point operations to the innermost running timer (T_TOTAL excluded).

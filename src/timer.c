@@ -15,13 +15,18 @@ static TimerId g_stack[8];
 static int g_depth;
 
 #ifndef NTIMING
+// Phases are exclusive: a timer started inside another pauses it until it stops, so phase times
+// add up to the total (T_TOTAL, kept off the stack, runs throughout).
 void timer_start(TimerId t) {
-    g_started[t] = wall_seconds();
+    const double now = wall_seconds();
+    if (t != T_TOTAL && g_depth > 0) g_total[g_stack[g_depth - 1]] += now - g_started[g_stack[g_depth - 1]];
+    g_started[t] = now;
     if (t != T_TOTAL && g_depth < 8) g_stack[g_depth++] = t;
 }
 void timer_stop(TimerId t) {
-    g_total[t] += wall_seconds() - g_started[t];
-    if (t != T_TOTAL && g_depth > 0 && g_stack[g_depth - 1] == t) g_depth--;
+    const double now = wall_seconds();
+    g_total[t] += now - g_started[t];
+    if (t != T_TOTAL && g_depth > 0 && g_stack[g_depth - 1] == t && --g_depth > 0) g_started[g_stack[g_depth - 1]] = now;
 }
 void timer_flops(double f) {
     if (g_depth > 0) g_flops[g_stack[g_depth - 1]] += f;

@@ -225,11 +225,9 @@ static void evaluate(Trainer *t, const Csr *heldout, const Csr *excl, Metrics *o
     for (int32_t r0 = 0; r0 < n_local; r0 += t->eval_block) {
         int B = n_local - r0 < t->eval_block ? n_local - r0 : t->eval_block;
         float *scores = fill_cache ? t->g_cache + (size_t)r0 * n : t->scores;
-        timer_stop(T_EVAL);
-        timer_start(T_SCORE);
+        timer_start(T_SCORE); // pauses T_EVAL
         cfgan_generate(&t->model, B, ds->train.row_ptr + r0, ds->train.col, scores);
         timer_stop(T_SCORE);
-        timer_start(T_EVAL);
         for (int i = 0; i < B; i++) {
             int32_t lr = r0 + i, r = dataset_global_row(ds, lr);
             const int32_t *ex = excl->col + excl->row_ptr[lr];

@@ -8,6 +8,7 @@
 #include "nn.h"
 #include "rng.h"
 #include "timer.h"
+#include "util.h"
 
 static Rng g_rng;
 static float frand(void) { return (float)(2 * rng_uniform(&g_rng) - 1); }
@@ -255,6 +256,26 @@ int main(void) {
         mlp_free(&net);
     });
 #ifndef NTIMING
+    TEST("timer: a nested phase pauses the enclosing one (phases add up to the total)", {
+        timer_reset();
+        timer_start(T_TOTAL);
+        timer_start(T_EVAL);
+        double t0 = wall_seconds();
+        while (wall_seconds() - t0 < 0.02) {}
+        timer_start(T_SCORE);
+        t0 = wall_seconds();
+        while (wall_seconds() - t0 < 0.05) {}
+        timer_stop(T_SCORE);
+        t0 = wall_seconds();
+        while (wall_seconds() - t0 < 0.02) {}
+        timer_stop(T_EVAL);
+        timer_stop(T_TOTAL);
+        const double ev = timer_seconds(T_EVAL), sc = timer_seconds(T_SCORE), tot = timer_seconds(T_TOTAL);
+        CHECK(sc >= 0.05 && sc < 0.07, "inner phase %.3f s, expected ~0.05", sc);
+        CHECK(ev >= 0.04 && ev < 0.06, "outer phase %.3f s, expected ~0.04 (the inner time left out)", ev);
+        CHECK(fabs(ev + sc - tot) < 0.002, "phases %.4f + %.4f != total %.4f", ev, sc, tot);
+        timer_reset();
+    });
     TEST("timer: the GEMM shape table counts every call, and calls past its capacity are reported", {
         timer_reset();
         // the same sizes in another phase and transposed are other shapes
