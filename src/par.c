@@ -14,6 +14,8 @@
 static int g_rank = 0, g_size = 1;
 static int g_mpi = 0;         // MPI is running
 static int g_mpi_started = 0; // MPI_Init was called at some point
+static float *g_ring_tmp;     // par_reduce_scatter_float's receive block (grown once, freed at the end)
+static size_t g_ring_tmp_cap;
 
 // Launched by mpirun or srun? A plain `cfgan ...` skips MPI_Init (a singleton start costs ~0.3 s)
 // and runs as one rank; every collective below is a no-op then.
@@ -80,6 +82,8 @@ void par_require_mpi(int *argc, char ***argv) {
 void par_finalize(void) {
     if (g_mpi) free_windows();
     if (g_mpi) MPI_Finalize();
+    free(g_ring_tmp);
+    g_ring_tmp = NULL, g_ring_tmp_cap = 0;
     g_mpi = 0;
 }
 int par_mpi_was_started(void) { return g_mpi_started; }
@@ -228,9 +232,8 @@ void par_reduce_custom(void *buf, int count, size_t elem_bytes,
 void par_reduce_scatter_float(float *buf, size_t block) {
     if (g_size == 1) return;
     // Open MPI 4.1's MPI_Reduce_scatter_block took longer than a whole allreduce here: a ring.
-    static float *tmp;
-    static size_t tmp_cap;
-    if (block > tmp_cap) tmp = xrealloc(tmp, (tmp_cap = block) * sizeof *tmp);
+    if (block > g_ring_tmp_cap) g_ring_tmp = xrealloc(g_ring_tmp, (g_ring_tmp_cap = block) * sizeof *g_ring_tmp);
+    float *tmp = g_ring_tmp;
     const int p = g_size, next = (g_rank + 1) % p, prev = (g_rank + p - 1) % p, n = to_int(block);
     for (int s = 0; s < p - 1; s++) { // step s: pass on block r-s-1, add in block r-s-2; r ends with block r
         const int send = ((g_rank - s - 1) % p + p) % p, recv = ((g_rank - s - 2) % p + p) % p;

@@ -371,7 +371,8 @@ static int run_pass(Trainer *t) {
         // any rank can stop every rank (a signal), and a non-finite loss on any rank fails them all
         // together, before the update overwrites the parameters
         double loss = is_d ? bst.d_real + bst.d_fake : bst.g_adv + bst.g_zr;
-        if (cfg->fail_at_step > 0 && s->step == cfg->fail_at_step && par_rank() == par_size() - 1) loss = NAN; // run.fail_at_step (debug)
+        const int injected = cfg->fail_at_step > 0 && s->step == cfg->fail_at_step && par_rank() == par_size() - 1;
+        if (injected) loss = NAN; // run.fail_at_step (a debug key)
         const int want_stop = g_stop_signal != 0, bad = !isfinite(loss);
         // sharded: each rank updates its 1/np of the parameters, then every rank gets them all;
         // otherwise the flags ride along in the gradient buffer's two spare slots
