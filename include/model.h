@@ -43,6 +43,8 @@ typedef struct {
     uint32_t *cache_outer; // (rows) outer iteration + 1 the row's cached sets belong to; 0 = none
     uint64_t *cache_pm;    // (rows, words) columns of k = e_r ∪ P_r
     uint64_t *cache_zr;    // (rows, words) columns of Z_r
+    int g_factored;        // 1: the G step adds no weight gradients of G (biases only); the
+                           // optimizer forms them from g_h, dg_h and the batch (adam_rows_factored)
 } Cfgan;
 
 // A mini-batch as one rank sees it: the rows it owns, their training vectors, the outer iteration.

@@ -23,7 +23,12 @@ typedef struct {
     float *params, *grads, *m, *v;        // (n_alloc) each, n_alloc >= n_params + 2, zero past n_params
     size_t n_alloc;                       // room for padding (a sharded optimizer splits n_alloc evenly)
     int64_t step;                         // optimizer updates applied (Adam's t)
+    float *block;                         // (n_block) scratch: weight gradient formed from its factors
+    size_t n_block;                       // >= NN_FACTOR_BLOCK and >= 16 x the widest layer
 } Mlp;
+
+// Floats of weight gradient formed at once from its factors (128 KB: stays in L2), at least.
+#define NN_FACTOR_BLOCK 32768
 
 void mlp_init(Mlp *self, int n_layers, const int *dims, const Act *acts);
 // Grow every buffer to hold at least n floats (the tail stays zero).
@@ -94,6 +99,31 @@ void adam_update_range(Mlp *self, size_t lo, size_t hi, float *grad, float lr, f
 // update reading each rank's gradient slice straight from node-shared memory.
 void adam_update_summed(Mlp *self, size_t lo, size_t hi, float *const *parts, int n_parts, float lr, float beta1,
                         float beta2, float eps, float reg);
+// ---- Adam with the weight gradients formed from their factors ----
+// A layer's weight gradient is a sum over the batch rows of outer products, dW = Σ_r in[r]ᵀ·dout[r]
+// (one part per rank, B[r] rows each). With batches much smaller than the layer these factors are
+// B·(IN + OUT) floats against IN·OUT, so the optimizer can form any rows of dW block by block in
+// cache and update them at once: no gradient buffer is written, exchanged, summed or cleared. The
+// sums are the ones the buffered path adds (each part from zero, then the parts in order).
+typedef struct {
+    int n_parts;
+    const int *B;               // (n_parts) rows of each part (0: none)
+    const float *const *in;     // (n_parts) B[r] x IN: the layer's dense input, or NULL when x is given
+    const SparseBatch *x;       // (n_parts) the layer's sparse 0/1 input rows, or NULL
+    const float *const *dout;   // (n_parts) B[r] x OUT: the gradient at the layer's pre-activation
+} LayerFactors;
+
+// Count an update and return its bias-corrected rate (one call per step, before the ranges below).
+float adam_step_rate(Mlp *self, float lr, float beta1, float beta2);
+// Adam on [lo, hi) with the gradient Σ_r grads[r][i] (whole-network buffers, summed in the order
+// given; every entry read is left at zero).
+void adam_range_summed(Mlp *self, size_t lo, size_t hi, float *const *grads, int n_parts, float lr_t, float beta1,
+                       float beta2, float eps, float reg);
+// Adam on rows [row_lo, row_hi) of W_l with their gradient formed from f. scratch: (n_parts ·
+// (row_hi − row_lo + 1) + Σ_r nnz of f->x[r]) ints when the input is sparse, else unused.
+void adam_rows_factored(Mlp *self, int l, int row_lo, int row_hi, const LayerFactors *f, int32_t *scratch,
+                        float lr_t, float beta1, float beta2, float eps, float reg);
+
 // w −= lr·(grads + reg·params).
 void sgd_update(Mlp *self, float lr, float reg);
 

@@ -469,13 +469,13 @@ void cfgan_g_step(Cfgan *self, const Batch *b, float scale, StepStats *st) {
     }
     for (int l = Lg - 1; l >= 1; l--) {
         act_backward(self->dg_h[l], self->g_h[l], (size_t)B * g->dims[l + 1], g->act[l]);
-        dense_backward(self->dg_h[l - 1], mlp_dw(g, l), mlp_db(g, l), self->dg_h[l], self->g_h[l - 1], mlp_w(g, l), B,
+        dense_backward(self->dg_h[l - 1], self->g_factored ? NULL : mlp_dw(g, l), mlp_db(g, l), self->dg_h[l], self->g_h[l - 1], mlp_w(g, l), B,
                        g->dims[l], g->dims[l + 1]);
     }
     const int H = g->dims[1];
     act_backward(self->dg_h[0], self->g_h[0], (size_t)B * H, g->act[0]);
     bias_grad_add(mlp_db(g, 0), self->dg_h[0], B, H);
-    sparse_backward_w(mlp_dw(g, 0), self->dg_h[0], &e, H); // dW0 += eᵀ·dH0
+    if (!self->g_factored) sparse_backward_w(mlp_dw(g, 0), self->dg_h[0], &e, H); // dW0 += eᵀ·dH0
     timer_stop(T_G_BWD);
 }
 

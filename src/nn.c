@@ -31,6 +31,10 @@ void mlp_init(Mlp *self, int n_layers, const int *dims, const Act *acts) {
     self->grads = xcalloc(self->n_alloc, sizeof(float));
     self->m = xcalloc(self->n_alloc, sizeof(float));
     self->v = xcalloc(self->n_alloc, sizeof(float));
+    self->n_block = NN_FACTOR_BLOCK;
+    for (int l = 0; l <= n_layers; l++)
+        if (16 * (size_t)dims[l] > self->n_block) self->n_block = 16 * (size_t)dims[l];
+    self->block = xmalloc(self->n_block * sizeof(float));
 }
 
 void mlp_reserve(Mlp *self, size_t n) {
@@ -64,6 +68,7 @@ void mlp_free(Mlp *self) {
     free(self->grads);
     free(self->m);
     free(self->v);
+    free(self->block);
     memset(self, 0, sizeof *self);
 }
 
@@ -335,19 +340,104 @@ HOT_LOOP static void add_and_zero(float *restrict acc, float *restrict x, size_t
     for (size_t i = 0; i < n; i++) acc[i] += x[i], x[i] = 0;
 }
 
-void adam_update_summed(Mlp *self, size_t lo, size_t hi, float *const *parts, int n_parts, float lr, float beta1,
-                        float beta2, float eps, float reg) {
-    const float lr_t = adam_next_rate(self, lr, beta1, beta2);
-    if (hi > self->n_params) hi = self->n_params; // padding past the parameters stays zero
-    // in chunks that stay in L1: the summed gradient never goes back to memory
+float adam_step_rate(Mlp *self, float lr, float beta1, float beta2) { return adam_next_rate(self, lr, beta1, beta2); }
+
+// [lo, hi) with the gradient Σ_r parts[r][i - base], chunk by chunk in L1 (the sum never goes
+// back to memory), each chunk updated at once.
+static void adam_chunks_summed(Mlp *self, size_t lo, size_t hi, size_t base, float *const *parts, int n_parts,
+                               float lr_t, float beta1, float beta2, float eps, float reg) {
     enum { CHUNK = 1024 };
     float acc[CHUNK];
     for (size_t off = lo; off < hi; off += CHUNK) {
         const size_t n = hi - off < CHUNK ? hi - off : CHUNK;
-        move_and_zero(acc, parts[0] + (off - lo), n);
-        for (int r = 1; r < n_parts; r++) add_and_zero(acc, parts[r] + (off - lo), n);
+        move_and_zero(acc, parts[0] + (off - base), n);
+        for (int r = 1; r < n_parts; r++) add_and_zero(acc, parts[r] + (off - base), n);
         adam_kernel(self->params + off, acc, self->m + off, self->v + off, n, lr_t, beta1, beta2, eps, reg);
     }
+}
+
+void adam_update_summed(Mlp *self, size_t lo, size_t hi, float *const *parts, int n_parts, float lr, float beta1,
+                        float beta2, float eps, float reg) {
+    const float lr_t = adam_next_rate(self, lr, beta1, beta2);
+    if (hi > self->n_params) hi = self->n_params; // padding past the parameters stays zero
+    if (lo < hi) adam_chunks_summed(self, lo, hi, lo, parts, n_parts, lr_t, beta1, beta2, eps, reg);
+}
+
+void adam_range_summed(Mlp *self, size_t lo, size_t hi, float *const *grads, int n_parts, float lr_t, float beta1,
+                       float beta2, float eps, float reg) {
+    if (lo < hi) adam_chunks_summed(self, lo, hi, 0, grads, n_parts, lr_t, beta1, beta2, eps, reg);
+}
+
+// Dense input: rows [k0, k1) of dW in bands of columns that fill the block, each band the sum of
+// one sgemm per part (the first writes it, the others add), then updated row by row.
+static void adam_rows_dense(Mlp *self, int l, int k0, int k1, const LayerFactors *f, float lr_t, float beta1,
+                            float beta2, float eps, float reg) {
+    const int IN = self->dims[l], OUT = self->dims[l + 1], rows = k1 - k0;
+    const size_t band = self->n_block / (size_t)rows; // >= 16 (mlp_init)
+    float *acc = self->block;
+    for (size_t j = 0; j < (size_t)OUT; j += band) {
+        const int cols = (int)((size_t)OUT - j < band ? (size_t)OUT - j : band);
+        int first = 1;
+        for (int r = 0; r < f->n_parts; r++) {
+            if (f->B[r] == 0) continue;
+            timer_gemm(rows, cols, f->B[r], 1, 0);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, cols, f->B[r], 1.0f, f->in[r] + k0, IN,
+                        f->dout[r] + j, OUT, first ? 0.0f : 1.0f, acc, cols);
+            first = 0;
+        }
+        if (first) memset(acc, 0, (size_t)rows * (size_t)cols * sizeof(float));
+        for (int i = 0; i < rows; i++) {
+            const size_t o = self->w_off[l] + (size_t)(k0 + i) * OUT + j;
+            adam_kernel(self->params + o, acc + (size_t)i * cols, self->m + o, self->v + o, (size_t)cols, lr_t, beta1,
+                        beta2, eps, reg);
+        }
+    }
+}
+
+// Sparse 0/1 input: row k of dW is the sum of dout's rows b whose input has column k. Each part's
+// batch is turned around once (which of its rows hold k, in batch order, for k in [k0, k1)); then a
+// row's gradient is summed in L1, part by part, and updated at once.
+static void adam_rows_sparse(Mlp *self, int l, int k0, int k1, const LayerFactors *f, int32_t *scratch, float lr_t,
+                             float beta1, float beta2, float eps, float reg) {
+    const int OUT = self->dims[l + 1], rows = k1 - k0;
+    // start[r][k] .. start[r][k + 1]: the positions in list of part r's rows that hold column k0 + k
+    int32_t *start = scratch, *list = scratch + (size_t)f->n_parts * (rows + 1);
+    int32_t base = 0;
+    for (int r = 0; r < f->n_parts; r++) { // a counting sort by column, stable in the batch order
+        int32_t *st = start + (size_t)r * (rows + 1);
+        const SparseBatch *x = &f->x[r];
+        memset(st, 0, (size_t)(rows + 1) * sizeof *st);
+        for (int64_t q = x->ptr[0]; q < x->ptr[f->B[r]]; q++)
+            if (x->col[q] >= k0 && x->col[q] < k1) st[x->col[q] - k0 + 1]++;
+        st[0] = base;
+        for (int k = 1; k <= rows; k++) st[k] += st[k - 1];
+        for (int b = 0; b < f->B[r]; b++) // st[k] serves as row k's cursor, ending at row k + 1's start
+            for (int64_t q = x->ptr[b]; q < x->ptr[b + 1]; q++)
+                if (x->col[q] >= k0 && x->col[q] < k1) list[st[x->col[q] - k0]++] = b;
+        for (int k = rows - 1; k > 0; k--) st[k] = st[k - 1];
+        st[0] = base;
+        base = st[rows];
+    }
+    float *acc = self->block, *part = self->block + OUT;
+    for (int k = 0; k < rows; k++) {
+        memset(acc, 0, (size_t)OUT * sizeof(float));
+        for (int r = 0; r < f->n_parts; r++) {
+            const int32_t *st = start + (size_t)r * (rows + 1);
+            float *sum = r == 0 ? acc : part;
+            if (r > 0) memset(part, 0, (size_t)OUT * sizeof(float));
+            for (int32_t q = st[k]; q < st[k + 1]; q++) vec_add(sum, f->dout[r] + (size_t)list[q] * OUT, (size_t)OUT);
+            if (r > 0) vec_add(acc, part, (size_t)OUT);
+        }
+        const size_t o = self->w_off[l] + (size_t)(k0 + k) * OUT;
+        adam_kernel(self->params + o, acc, self->m + o, self->v + o, (size_t)OUT, lr_t, beta1, beta2, eps, reg);
+    }
+}
+
+void adam_rows_factored(Mlp *self, int l, int row_lo, int row_hi, const LayerFactors *f, int32_t *scratch,
+                        float lr_t, float beta1, float beta2, float eps, float reg) {
+    if (row_lo >= row_hi) return;
+    if (f->x) adam_rows_sparse(self, l, row_lo, row_hi, f, scratch, lr_t, beta1, beta2, eps, reg);
+    else adam_rows_dense(self, l, row_lo, row_hi, f, lr_t, beta1, beta2, eps, reg);
 }
 
 void sgd_update(Mlp *self, float lr, float reg) {

@@ -73,6 +73,16 @@ typedef struct {
     // gradient and updates it in place, so nothing is copied and no allgather is needed
     int node_shared;
     float **grad_slices[2]; // (np) this rank's slice of every rank's gradient, D ([0]) and G ([1])
+    // with node-shared memory G's weight gradients are formed from their factors (Cfgan.g_factored):
+    // rank r owns rows [IN·r/np, IN·(r+1)/np) of each of G's weight matrices and that share of each
+    // bias, and publishes its batch, G's layer outputs and their gradients in a window (fwin)
+    float **g_grad_base;   // (np) every rank's whole G gradient buffer (the biases are summed from them)
+    float **fwin;          // (np) every rank's factor window, or NULL
+    int32_t *fscratch;     // adam_rows_factored's counting sort
+    int *f_B;              // (np) rows of every rank's batch
+    SparseBatch *f_x;      // (np) their training columns (G's sparse input)
+    const float **f_in, **f_dout; // (layers x np) inputs and output gradients of G's layers
+    int64_t b_col_cap;     // columns the batch buffer holds
     int max_batch;         // largest training mini-batch
     int eval_block;        // rows scored at once
     int32_t *perm;         // (n_rows) batch order of the current pass
@@ -291,6 +301,126 @@ static void refresh_g_cache(Trainer *t) {
     timer_stop(T_G_FWD);
 }
 
+// ---- G's weight gradients from their factors (node-shared memory) -----------------------------
+
+// A factor window: a header of 64 uint64 (row count, column count, capacity and the float offsets
+// of the sections), then the batch's row starts (int64) and columns (int32), and for every layer l
+// of G its output gradient dg_h[l] and, for l >= 1, its input g_h[l - 1], each for up to max rows.
+enum { FH_B, FH_NNZ, FH_CAP, FH_PTR, FH_COL, FH_DOUT, FH_IN = FH_DOUT + NN_MAX_LAYERS, FH_WORDS = 64 };
+_Static_assert(FH_IN + NN_MAX_LAYERS <= FH_WORDS, "factor window header");
+
+static uint64_t *fwin_head(float *w) { return (uint64_t *)(void *)w; }
+
+// Rows [lo, hi) of n that rank r of np owns.
+static void owned(int n, int r, int np, int *lo, int *hi) {
+    *lo = (int)((int64_t)n * r / np), *hi = (int)((int64_t)n * (r + 1) / np);
+}
+
+// Collective (node-shared only): the windows, their layout, and the optimizer's scratch.
+static void setup_factors(Trainer *t) {
+    const Mlp *g = &t->model.g;
+    const int np = par_size(), L = g->n_layers;
+    const size_t rows = (size_t)(t->cfg->g_batch < t->ds.n_local_rows ? t->cfg->g_batch : t->ds.n_local_rows);
+    uint64_t head[FH_WORDS] = {0};
+    size_t n = FH_WORDS * 2; // floats
+#define SECTION(field, floats) (head[field] = n, n += ((floats) + 15) / 16 * 16)
+    SECTION(FH_PTR, 2 * (rows + 1));
+    SECTION(FH_COL, (size_t)t->b_col_cap);
+    for (int l = 0; l < L; l++) SECTION(FH_DOUT + l, rows * (size_t)g->dims[l + 1]);
+    for (int l = 1; l < L; l++) SECTION(FH_IN + l, rows * (size_t)g->dims[l]);
+#undef SECTION
+    head[FH_CAP] = (uint64_t)t->b_col_cap;
+    t->fwin = xmalloc((size_t)np * sizeof *t->fwin);
+    par_node_shared(n, t->fwin);
+    memcpy(t->fwin[par_rank()], head, sizeof head);
+    par_node_sync();
+    size_t cols = 0; // the most columns any rank's batch can hold
+    for (int r = 0; r < np; r++) cols += (size_t)fwin_head(t->fwin[r])[FH_CAP];
+    int most_rows = 0;
+    for (int l = 0; l < L; l++) {
+        int lo, hi;
+        owned(g->dims[l], par_rank(), np, &lo, &hi);
+        if (hi - lo > most_rows) most_rows = hi - lo;
+    }
+    t->fscratch = xmalloc(((size_t)np * ((size_t)most_rows + 1) + cols) * sizeof *t->fscratch);
+    t->f_B = xmalloc((size_t)np * sizeof *t->f_B);
+    t->f_x = xmalloc((size_t)np * sizeof *t->f_x);
+    t->f_in = xmalloc((size_t)L * np * sizeof *t->f_in);
+    t->f_dout = xmalloc((size_t)L * np * sizeof *t->f_dout);
+    t->model.g_factored = 1;
+}
+
+// Copy this G step's batch and G's layer outputs and gradients into this rank's window (the
+// exchange's barrier makes them visible; the next step writes after the barrier that ends this one).
+static void publish_factors(Trainer *t, const Batch *b) {
+    const Mlp *g = &t->model.g;
+    float *w = t->fwin[par_rank()];
+    uint64_t *head = fwin_head(w);
+    const int64_t nnz = b->ptr[b->B] - b->ptr[0];
+    head[FH_B] = (uint64_t)b->B, head[FH_NNZ] = (uint64_t)nnz;
+    int64_t *ptr = (int64_t *)(void *)(w + head[FH_PTR]);
+    for (int i = 0; i <= b->B; i++) ptr[i] = b->ptr[i] - b->ptr[0];
+    memcpy(w + head[FH_COL], b->col + b->ptr[0], (size_t)nnz * sizeof *b->col);
+    for (int l = 0; l < g->n_layers; l++)
+        memcpy(w + head[FH_DOUT + l], t->model.dg_h[l], (size_t)b->B * g->dims[l + 1] * sizeof(float));
+    for (int l = 1; l < g->n_layers; l++)
+        memcpy(w + head[FH_IN + l], t->model.g_h[l - 1], (size_t)b->B * g->dims[l] * sizeof(float));
+}
+
+// Adam on this rank's rows of every weight matrix of G (gradients formed from every rank's factors,
+// in rank order) and its share of every bias (summed from every rank's gradient buffer).
+static void g_update_factored(Trainer *t, float lr, float reg) {
+    const Config *cfg = t->cfg;
+    Mlp *g = &t->model.g;
+    const int np = par_size(), L = g->n_layers, me = par_rank();
+    const float b1 = (float)cfg->beta1, b2 = (float)cfg->beta2, eps = (float)cfg->adam_eps;
+    for (int r = 0; r < np; r++) {
+        float *w = t->fwin[r];
+        const uint64_t *head = fwin_head(w);
+        t->f_B[r] = (int)head[FH_B];
+        t->f_x[r] = (SparseBatch){t->f_B[r], (const int64_t *)(const void *)(w + head[FH_PTR]),
+                                  (const int32_t *)(const void *)(w + head[FH_COL])};
+        for (int l = 0; l < L; l++) {
+            t->f_dout[(size_t)l * np + r] = w + head[FH_DOUT + l];
+            t->f_in[(size_t)l * np + r] = l ? w + head[FH_IN + l] : NULL;
+        }
+    }
+    const float lr_t = adam_step_rate(g, lr, b1, b2);
+    for (int l = 0; l < L; l++) {
+        LayerFactors f = {np, t->f_B, l ? t->f_in + (size_t)l * np : NULL, l ? NULL : t->f_x,
+                          t->f_dout + (size_t)l * np};
+        int lo, hi;
+        owned(g->dims[l], me, np, &lo, &hi);
+        adam_rows_factored(g, l, lo, hi, &f, t->fscratch, lr_t, b1, b2, eps, reg);
+        owned(g->dims[l + 1], me, np, &lo, &hi);
+        adam_range_summed(g, g->b_off[l] + (size_t)lo, g->b_off[l] + (size_t)hi, t->g_grad_base, np, lr_t, b1, b2,
+                          eps, reg);
+    }
+}
+
+// Every rank's Adam moments of G in full (for a checkpoint): each rank clears what it does not own,
+// then the moments are summed (x + 0 = x: exact).
+static void gather_g_moments(Trainer *t) {
+    Mlp *g = &t->model.g;
+    const int np = par_size(), me = par_rank();
+    float *bufs[2] = {g->m, g->v};
+    for (int q = 0; q < 2; q++) {
+        for (int l = 0; l < g->n_layers; l++) {
+            const size_t OUT = (size_t)g->dims[l + 1];
+            int lo, hi;
+            owned(g->dims[l], me, np, &lo, &hi);
+            float *w = bufs[q] + g->w_off[l];
+            memset(w, 0, (size_t)lo * OUT * sizeof(float));
+            memset(w + (size_t)hi * OUT, 0, ((size_t)g->dims[l] - (size_t)hi) * OUT * sizeof(float));
+            owned((int)OUT, me, np, &lo, &hi);
+            float *b = bufs[q] + g->b_off[l];
+            memset(b, 0, (size_t)lo * sizeof(float));
+            memset(b + hi, 0, (OUT - (size_t)hi) * sizeof(float));
+        }
+        par_sum_float(bufs[q], g->n_params);
+    }
+}
+
 // Move the gradients and parameters of both networks into node-shared memory (sharded Adam, every
 // rank on one node, run.node_shared); otherwise leave them private. Collective.
 static void share_buffers(Trainer *t) {
@@ -308,11 +438,16 @@ static void share_buffers(Trainer *t) {
         free(net->params); // the private buffers come back in unshare_buffers
         free(net->grads);
         net->params = params_seg[0], net->grads = grad_seg[par_rank()];
+        if (k == 1) {
+            t->g_grad_base = xmalloc((size_t)np * sizeof *t->g_grad_base);
+            memcpy(t->g_grad_base, grad_seg, (size_t)np * sizeof *grad_seg);
+        }
         // from now on only this rank's slice of every rank's gradient is read here
         for (int r = 0; r < np; r++) grad_seg[r] += (size_t)par_rank() * t->shard[k];
     }
     free(params_seg);
     t->node_shared = 1;
+    setup_factors(t);
     info("gradient exchange: node-shared memory (%d ranks on one node; run.node_shared)", np);
 }
 
@@ -328,6 +463,10 @@ static void unshare_buffers(Trainer *t) {
         nets[k]->params = params, nets[k]->grads = xcalloc(n, sizeof(float));
         free(t->grad_slices[k]);
     }
+    free(t->g_grad_base), free(t->fwin), free(t->fscratch), free(t->f_B), free(t->f_x), free(t->f_in), free(t->f_dout);
+    t->g_grad_base = NULL, t->fwin = NULL, t->fscratch = NULL, t->f_B = NULL, t->f_x = NULL;
+    t->f_in = t->f_dout = NULL;
+    t->model.g_factored = 0; // the windows live until par_finalize
     t->node_shared = 0;
 }
 
@@ -366,7 +505,14 @@ static int run_pass(Trainer *t) {
             }
             cfgan_d_step(&t->model, &b, g_rows, scale, &bst);
         }
-        else cfgan_g_step(&t->model, &b, scale, &bst);
+        else {
+            cfgan_g_step(&t->model, &b, scale, &bst);
+            if (t->model.g_factored) {
+                timer_start(T_ALLREDUCE); // the factors are what the ranks exchange for G's weights
+                publish_factors(t, &b);
+                timer_stop(T_ALLREDUCE);
+            }
+        }
         float lr = (float)(is_d ? cfg->d_lr : cfg->g_lr), reg = (float)(is_d ? cfg->d_reg : cfg->g_reg);
         // any rank can stop every rank (a signal), and a non-finite loss on any rank fails them all
         // together, before the update overwrites the parameters
@@ -393,7 +539,9 @@ static int run_pass(Trainer *t) {
         timer_stop(T_ALLREDUCE);
         if (flags & 2) numeric_failure(t, is_d ? "the discriminator loss" : "the generator loss", s->epoch + 1, s->step);
         timer_start(T_OPTIM);
-        if (t->node_shared) {
+        if (!is_d && t->model.g_factored) {
+            g_update_factored(t, lr, reg);
+        } else if (t->node_shared) {
             // this rank's slice of every rank's gradient, summed in rank order inside the update
             adam_update_summed(net, lo, lo + block, t->grad_slices[!is_d], par_size(), lr, (float)cfg->beta1, (float)cfg->beta2,
                                (float)cfg->adam_eps, reg);
@@ -448,7 +596,8 @@ static void save_checkpoint(Trainer *t) {
     // with a sharded optimizer each rank holds the current Adam moments of its slice only
     Mlp *nets[2] = {&t->model.d, &t->model.g};
     for (int k = 0; k < 2; k++)
-        if (t->shard[k]) {
+        if (k == 1 && t->model.g_factored) gather_g_moments(t);
+        else if (t->shard[k]) {
             par_allgather_float(nets[k]->m, t->shard[k]);
             par_allgather_float(nets[k]->v, t->shard[k]);
         }
@@ -598,6 +747,7 @@ static void trainer_init(Trainer *t, const Config *cfg) {
     for (int k = 0; k < t->max_batch && k < ds->train.n_rows; k++) most += len[k];
     free(len);
     t->b_col = xmalloc((size_t)(most + 1) * sizeof *t->b_col);
+    t->b_col_cap = most + 1;
     topk_init(&t->topk, ds->n_users, cfg->topk[cfg->n_topk - 1]);
     t->scores = xmalloc((size_t)t->eval_block * ds->n_cols * sizeof *t->scores);
     const size_t cache_bytes = (size_t)ds->n_local_rows * ds->n_cols * sizeof(float);

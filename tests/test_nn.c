@@ -255,6 +255,73 @@ int main(void) {
         CHECK_CLOSE(gr[7], reg * w0[7], 1e-9, "l2_grad");
         mlp_free(&net);
     });
+    TEST("nn: Adam with weight gradients formed from their factors equals the buffered path bit for bit", {
+        // a sparse-input layer (30 -> 20) and a dense one (20 -> 37); parts of 5, 0 and 3 rows
+        int dims[3] = {30, 20, 37};
+        Act ac[2] = {ACT_SIGMOID, ACT_LINEAR};
+        Mlp fa, fb;
+        mlp_init(&fa, 2, dims, ac);
+        mlp_init(&fb, 2, dims, ac);
+        mlp_init_reference(&fa, 9, 0);
+        enum { NP = 3, MAXB = 5 };
+        const int Bs[NP] = {5, 0, 3};
+        float in[NP][MAXB * 20], d0[NP][MAXB * 20], d1[NP][MAXB * 37];
+        int64_t ptr[NP][MAXB + 1];
+        int32_t col[NP][MAXB * 30];
+        SparseBatch xs[NP];
+        const float *ins[NP], *douts0[NP], *douts1[NP];
+        float *parts[NP];
+        for (int step = 0; step < 3; step++) {
+            for (int r = 0; r < NP; r++) {
+                ptr[r][0] = 0;
+                for (int i = 0; i < Bs[r]; i++) {
+                    int64_t pos = ptr[r][i];
+                    for (int c = 0; c < 30; c++)
+                        if (frand() < 0.3) col[r][pos++] = c; // sorted columns, some rows empty
+                    ptr[r][i + 1] = pos;
+                }
+                for (int i = 0; i < MAXB * 20; i++) in[r][i] = frand() - 0.5f, d0[r][i] = frand() - 0.5f;
+                for (int i = 0; i < MAXB * 37; i++) d1[r][i] = frand() - 0.5f;
+                xs[r] = (SparseBatch){Bs[r], ptr[r], col[r]};
+                ins[r] = in[r], douts0[r] = d0[r], douts1[r] = d1[r];
+            }
+            // the buffered path: every part's gradient from zero, summed in part order inside Adam
+            if (step == 0) {
+                memcpy(fb.params, fa.params, fa.n_params * sizeof(float));
+                memset(fb.m, 0, fa.n_params * sizeof(float)), memset(fb.v, 0, fa.n_params * sizeof(float));
+                fb.step = fa.step;
+            }
+            for (int r = 0; r < NP; r++) {
+                parts[r] = calloc(fa.n_params, sizeof(float));
+                sparse_backward_w(parts[r] + fa.w_off[0], d0[r], &xs[r], 20);
+                if (Bs[r]) dense_backward(NULL, parts[r] + fa.w_off[1], NULL, d1[r], in[r], NULL, Bs[r], 20, 37);
+            }
+            adam_update_summed(&fb, 0, fb.n_params, parts, NP, 1e-2f, 0.9f, 0.999f, 1e-8f, 0.01f);
+            for (int r = 0; r < NP; r++) free(parts[r]);
+            // factored: row ranges that split each matrix unevenly, biases from (zero) buffers
+            float *zeros[NP];
+            for (int r = 0; r < NP; r++) zeros[r] = calloc(fa.n_params, sizeof(float));
+            const float lr_t = adam_step_rate(&fa, 1e-2f, 0.9f, 0.999f);
+            LayerFactors f0 = {NP, Bs, NULL, xs, douts0}, f1 = {NP, Bs, ins, NULL, douts1};
+            int32_t scratch[NP * 31 + NP * MAXB * 30];
+            adam_rows_factored(&fa, 0, 0, 11, &f0, scratch, lr_t, 0.9f, 0.999f, 1e-8f, 0.01f);
+            adam_rows_factored(&fa, 0, 11, 30, &f0, scratch, lr_t, 0.9f, 0.999f, 1e-8f, 0.01f);
+            adam_rows_factored(&fa, 1, 0, 7, &f1, scratch, lr_t, 0.9f, 0.999f, 1e-8f, 0.01f);
+            adam_rows_factored(&fa, 1, 7, 20, &f1, scratch, lr_t, 0.9f, 0.999f, 1e-8f, 0.01f);
+            adam_range_summed(&fa, fa.b_off[0], fa.b_off[0] + 20, zeros, NP, lr_t, 0.9f, 0.999f, 1e-8f, 0.01f);
+            adam_range_summed(&fa, fa.b_off[1], fa.b_off[1] + 37, zeros, NP, lr_t, 0.9f, 0.999f, 1e-8f, 0.01f);
+            for (int r = 0; r < NP; r++) free(zeros[r]);
+        }
+        CHECK(memcmp(fa.params, fb.params, fa.n_params * sizeof(float)) == 0, "parameters differ");
+        CHECK(memcmp(fa.m, fb.m, fa.n_params * sizeof(float)) == 0 && memcmp(fa.v, fb.v, fa.n_params * sizeof(float)) == 0,
+              "Adam moments differ");
+        CHECK(fa.step == 3 && fb.step == 3, "steps %lld / %lld", (long long)fa.step, (long long)fb.step);
+        double moved = 0;
+        for (size_t i = 0; i < fa.w_off[1]; i++) moved += fabs(fa.m[i]);
+        CHECK(moved > 0, "the sparse layer's moments never moved");
+        mlp_free(&fa);
+        mlp_free(&fb);
+    });
 #ifndef NTIMING
     TEST("timer: a nested phase pauses the enclosing one (phases add up to the total)", {
         timer_reset();
