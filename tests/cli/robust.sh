@@ -5,9 +5,9 @@
 DEMO=$ROOT/configs/demo.yaml
 CKPT="/usr/bin/python3 $ROOT/tools/ckpt.py"
 strip() { sed 's/"seconds": [0-9.]*, //' "$1"; }
-run=(train "$DEMO" --set train.epochs=120 --set eval.every=4 --set checkpoint.every=2 --set checkpoint.keep=2)
+run=(train "$DEMO" --set train.epochs=240 --set eval.every=4 --set checkpoint.every=2 --set checkpoint.keep=2)
 
-# --- kill loop
+# --- kill loop (a run of ~6 s: long enough that it cannot finish before the 10th kill)
 "$CFGAN" "${run[@]}" --out "$TMP/ref" > /dev/null 2>&1
 kills=0 restarts=0
 for i in $(seq 1 30); do
