@@ -23,6 +23,7 @@ static void usage(FILE *fp) {
             "  recommend CKPT    top-N items for users from a trained checkpoint (--user ID or --users FILE)\n"
             "  baseline CONFIG   TopPop, ItemKNN or EASE^R (--model) on the same split and evaluator\n"
             "  bench-gemm SHAPES sgemm GFLOP/s at given shapes (used by make bench)\n"
+            "  bench-adam N...   the Adam update's time per parameter at N parameters\n"
             "  help config       every config key: type, default, range and meaning\n"
             "  version           print the version\n\n"
             "Every command takes --help. Config-taking commands accept --set section.key=value (repeatable)\n"
@@ -53,6 +54,7 @@ int main(int argc, char **argv) {
     else if (strcmp(cmd, "synth") == 0) status = cmd_synth(argc - 2, argv + 2);
     else if (strcmp(cmd, "recommend") == 0) status = cmd_recommend(argc - 2, argv + 2);
     else if (strcmp(cmd, "bench-gemm") == 0) status = cmd_bench_gemm(argc - 2, argv + 2);
+    else if (strcmp(cmd, "bench-adam") == 0) status = cmd_bench_adam(argc - 2, argv + 2);
     else if (strcmp(cmd, "baseline") == 0) status = cmd_baseline(argc - 2, argv + 2);
     else if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         if (par_rank() == 0) {

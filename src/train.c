@@ -83,6 +83,8 @@ typedef struct {
     SparseBatch *f_x;      // (np) their training columns (G's sparse input)
     const float **f_in, **f_dout; // (layers x np) inputs and output gradients of G's layers
     int64_t b_col_cap;     // columns the batch buffer holds
+    float *dg_out_private; // the model's own buffer for G's output gradient (the window's stands in)
+    int *in_split;         // (np + 1) rank r owns rows [in_split[r], in_split[r + 1]) of G's first layer
     int max_batch;         // largest training mini-batch
     int eval_block;        // rows scored at once
     int32_t *perm;         // (n_rows) batch order of the current pass
@@ -316,6 +318,39 @@ static void owned(int n, int r, int np, int *lo, int *hi) {
     *lo = (int)((int64_t)n * r / np), *hi = (int)((int64_t)n * (r + 1) / np);
 }
 
+// This rank's rows of G's weight matrix l: the first layer's by expected work (split_first_layer),
+// the others evenly.
+static void owned_rows(const Trainer *t, int l, int r, int *lo, int *hi) {
+    if (l == 0) *lo = t->in_split[r], *hi = t->in_split[r + 1];
+    else owned(t->model.g.dims[l], r, par_size(), lo, hi);
+}
+
+// Split the rows of G's first layer (one per input column) so that every rank has the same expected
+// work: a row's Adam update, plus one add of a gradient row for every batch row that holds its
+// column -- count(column) · g_batch / n_rows per step -- at about a tenth of an update each
+// (cfgan bench-adam against a vector add). Popular columns cluster in id order (ML1M's early users
+// rate more), so an even split leaves one rank waiting. Collective; the same split on every rank.
+static void split_first_layer(Trainer *t) {
+    const int n = t->ds.n_cols, np = par_size();
+    float *count = xcalloc((size_t)n, sizeof *count);
+    const Csr *tr = &t->ds.train;
+    for (int64_t q = 0; q < tr->row_ptr[tr->n_rows]; q++) count[tr->col[q]] += 1; // exact below 2^24
+    par_sum_float(count, (size_t)n);
+    const double per_row = 0.1 * t->cfg->g_batch / (double)t->ds.n_rows;
+    double total = 0;
+    for (int c = 0; c < n; c++) total += 1 + per_row * count[c];
+    t->in_split = xmalloc((size_t)(np + 1) * sizeof *t->in_split);
+    t->in_split[0] = 0;
+    double acc = 0;
+    int r = 1;
+    for (int c = 0; c < n && r < np; c++) {
+        acc += 1 + per_row * count[c];
+        while (r < np && acc >= total * r / np) t->in_split[r++] = c + 1;
+    }
+    while (r <= np) t->in_split[r++] = n;
+    free(count);
+}
+
 // Collective (node-shared only): the windows, their layout, and the optimizer's scratch.
 static void setup_factors(Trainer *t) {
     const Mlp *g = &t->model.g;
@@ -336,10 +371,11 @@ static void setup_factors(Trainer *t) {
     par_node_sync();
     size_t cols = 0; // the most columns any rank's batch can hold
     for (int r = 0; r < np; r++) cols += (size_t)fwin_head(t->fwin[r])[FH_CAP];
+    split_first_layer(t);
     int most_rows = 0;
     for (int l = 0; l < L; l++) {
         int lo, hi;
-        owned(g->dims[l], par_rank(), np, &lo, &hi);
+        owned_rows(t, l, par_rank(), &lo, &hi);
         if (hi - lo > most_rows) most_rows = hi - lo;
     }
     t->fscratch = xmalloc(((size_t)np * ((size_t)most_rows + 1) + cols) * sizeof *t->fscratch);
@@ -347,6 +383,9 @@ static void setup_factors(Trainer *t) {
     t->f_x = xmalloc((size_t)np * sizeof *t->f_x);
     t->f_in = xmalloc((size_t)L * np * sizeof *t->f_in);
     t->f_dout = xmalloc((size_t)L * np * sizeof *t->f_dout);
+    // the G step writes its output gradient (B x n, the largest factor) straight into the window
+    t->dg_out_private = t->model.dg_h[L - 1];
+    t->model.dg_h[L - 1] = t->fwin[par_rank()] + head[FH_DOUT + L - 1];
     t->model.g_factored = 1;
 }
 
@@ -361,7 +400,7 @@ static void publish_factors(Trainer *t, const Batch *b) {
     int64_t *ptr = (int64_t *)(void *)(w + head[FH_PTR]);
     for (int i = 0; i <= b->B; i++) ptr[i] = b->ptr[i] - b->ptr[0];
     memcpy(w + head[FH_COL], b->col + b->ptr[0], (size_t)nnz * sizeof *b->col);
-    for (int l = 0; l < g->n_layers; l++)
+    for (int l = 0; l + 1 < g->n_layers; l++) // the last one is there already (setup_factors)
         memcpy(w + head[FH_DOUT + l], t->model.dg_h[l], (size_t)b->B * g->dims[l + 1] * sizeof(float));
     for (int l = 1; l < g->n_layers; l++)
         memcpy(w + head[FH_IN + l], t->model.g_h[l - 1], (size_t)b->B * g->dims[l] * sizeof(float));
@@ -390,7 +429,7 @@ static void g_update_factored(Trainer *t, float lr, float reg) {
         LayerFactors f = {np, t->f_B, l ? t->f_in + (size_t)l * np : NULL, l ? NULL : t->f_x,
                           t->f_dout + (size_t)l * np};
         int lo, hi;
-        owned(g->dims[l], me, np, &lo, &hi);
+        owned_rows(t, l, me, &lo, &hi);
         adam_rows_factored(g, l, lo, hi, &f, t->fscratch, lr_t, b1, b2, eps, reg);
         owned(g->dims[l + 1], me, np, &lo, &hi);
         adam_range_summed(g, g->b_off[l] + (size_t)lo, g->b_off[l] + (size_t)hi, t->g_grad_base, np, lr_t, b1, b2,
@@ -408,7 +447,7 @@ static void gather_g_moments(Trainer *t) {
         for (int l = 0; l < g->n_layers; l++) {
             const size_t OUT = (size_t)g->dims[l + 1];
             int lo, hi;
-            owned(g->dims[l], me, np, &lo, &hi);
+            owned_rows(t, l, me, &lo, &hi);
             float *w = bufs[q] + g->w_off[l];
             memset(w, 0, (size_t)lo * OUT * sizeof(float));
             memset(w + (size_t)hi * OUT, 0, ((size_t)g->dims[l] - (size_t)hi) * OUT * sizeof(float));
@@ -464,8 +503,10 @@ static void unshare_buffers(Trainer *t) {
         free(t->grad_slices[k]);
     }
     free(t->g_grad_base), free(t->fwin), free(t->fscratch), free(t->f_B), free(t->f_x), free(t->f_in), free(t->f_dout);
-    t->g_grad_base = NULL, t->fwin = NULL, t->fscratch = NULL, t->f_B = NULL, t->f_x = NULL;
+    free(t->in_split);
+    t->g_grad_base = NULL, t->fwin = NULL, t->fscratch = NULL, t->f_B = NULL, t->f_x = NULL, t->in_split = NULL;
     t->f_in = t->f_dout = NULL;
+    if (t->model.g_factored) t->model.dg_h[t->model.g.n_layers - 1] = t->dg_out_private;
     t->model.g_factored = 0; // the windows live until par_finalize
     t->node_shared = 0;
 }
