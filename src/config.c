@@ -141,8 +141,9 @@ static const Key KEYS[] = {
     {"run.shard_optimizer", T_BOOL, OFF(shard_optimizer), 0, 0, "true", 0, 0, NULL, F_RUNTIME,
      "with several ranks, each updates 1/np of the parameters (reduce-scatter, Adam, allgather) instead of all"},
     {"run.node_shared", T_BOOL, OFF(node_shared), 0, 0, "true", 0, 0, NULL, F_RUNTIME,
-     "sharded optimizer with every rank on one node: gradients and one copy of the parameters in shared memory "
-     "(no allgather; the same bits as the ring at np = 2, beyond that equal up to float summation order)"},
+     "sharded optimizer with every rank on one node: gradients and one copy of the parameters in shared memory, "
+     "G's weight gradients formed inside Adam from the ranks' batch factors (no allgather; the same bits as the "
+     "ring at np = 2, beyond that equal up to float summation order)"},
     {"run.fail_at_step", T_INT64, OFF(fail_at_step), 0, 0, "0", 0, BIG, NULL, F_RUNTIME,
      "debug: the last rank sees a non-finite loss at this step (numbered as failure messages print it), to "
      "test failure handling; 0 = off. Echoed into the run's config.yaml like every key: set it to 0 when resuming"},

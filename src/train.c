@@ -74,8 +74,8 @@ typedef struct {
     int node_shared;
     float **grad_slices[2]; // (np) this rank's slice of every rank's gradient, D ([0]) and G ([1])
     // with node-shared memory G's weight gradients are formed from their factors (Cfgan.g_factored):
-    // rank r owns rows [IN·r/np, IN·(r+1)/np) of each of G's weight matrices and that share of each
-    // bias, and publishes its batch, G's layer outputs and their gradients in a window (fwin)
+    // each rank owns about 1/np of the rows of each of G's weight matrices (owned_rows) and 1/np of
+    // each bias, and publishes its batch, G's layer inputs and their gradients in a window (fwin)
     float **g_grad_base;   // (np) every rank's whole G gradient buffer (the biases are summed from them)
     float **fwin;          // (np) every rank's factor window, or NULL
     int32_t *fscratch;     // adam_rows_factored's counting sort

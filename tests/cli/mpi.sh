@@ -43,6 +43,16 @@ if grep -q "node-shared memory (2 ranks" "$TMP/ns2-true.log" && ! grep -q "node-
    $CKPT diff "$($CKPT newest "$TMP/ns3-true")" "$($CKPT newest "$TMP/ns3-false")" --tol 1e-5 > "$TMP/nsdiff3"
 then ok "mpi: node-shared gradient exchange equals the ring (np = 2 bit for bit, np = 3 within 1e-5)"
 else not_ok "mpi: node-shared exchange" "$(cat "$TMP/nsdiff2" "$TMP/nsdiff3" 2>/dev/null; grep -c node-shared "$TMP/ns2-true.log")"; fi
+# G with two hidden layers: its middle layer's gradient is also formed from factors (a dense input
+# published by every rank), the first from the sparse batch, the last from the output gradient
+for ns in true false; do
+  mpirun -np 2 "$CFGAN" train "$DEMO" --set train.epochs=8 --set 'model.g_hidden=[48, 24]' --set run.node_shared=$ns \
+    --out "$TMP/deep-$ns" > "$TMP/deep-$ns.log" 2>&1
+done
+grep -q "node-shared memory (2 ranks" "$TMP/deep-true.log" && same_metrics "$TMP/deep-true" "$TMP/deep-false" &&
+  $CKPT diff "$($CKPT newest "$TMP/deep-true")" "$($CKPT newest "$TMP/deep-false")" --tol 0 > "$TMP/deepdiff" \
+  && ok "mpi: with two hidden layers in G, node-shared memory (gradients from factors) equals the ring bit for bit (np = 2)" \
+  || not_ok "mpi: two hidden layers, node-shared vs ring" "$(cat "$TMP/deepdiff"; tail -2 "$TMP/deep-true.log")"
 
 # --- balanced batches (train.batch_strata): the batch order does not depend on np, so np = 1, 2, 3
 # agree up to summation order; and it is a different order from the reference shuffle
@@ -138,6 +148,13 @@ for np in 2 3; do
   then ok "mpi: a non-finite loss under node-shared Adam ends all $np ranks with status 3; the last checkpoint resumes"
   else not_ok "mpi: non-finite loss under node-shared Adam (np=$np)" "status $st / $st2: $(grep -v '^epoch' "$TMP/nsnan$np.log" | head -3)"; fi
 done
+# the resumed run ends with the bits of an uninterrupted one: the checkpoint held every rank's
+# Adam moments (each rank updates only its own rows of G's weights and gathers them to save)
+mpirun -np 2 "$CFGAN" train "$DEMO" --set train.epochs=20 --set checkpoint.every=5 --out "$TMP/nsstraight" > /dev/null 2>&1
+same_metrics "$TMP/nsstraight" "$TMP/nsnan2" &&
+  $CKPT diff "$($CKPT newest "$TMP/nsstraight")" "$($CKPT newest "$TMP/nsnan2")" --tol 0 > "$TMP/nsresdiff" \
+  && ok "mpi: under node-shared Adam a run resumed from its checkpoint ends with an uninterrupted run's bits (np = 2)" \
+  || not_ok "mpi: node-shared resume equals an uninterrupted run" "$(cat "$TMP/nsresdiff")"
 
 # --- a non-finite loss seen by some ranks only: every rank stops at once with status 3 and the message
 for sh in true false; do
