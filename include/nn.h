@@ -23,7 +23,7 @@ typedef struct {
     float *params, *grads, *m, *v;        // (n_alloc) each, n_alloc >= n_params + 2, zero past n_params
     size_t n_alloc;                       // room for padding (a sharded optimizer splits n_alloc evenly)
     int64_t step;                         // optimizer updates applied (Adam's t)
-    float *block;                         // (n_block) scratch: weight gradient formed from its factors
+    float *block;                         // (n_block) scratch of the factored updates (made at the first)
     size_t n_block;                       // >= NN_FACTOR_BLOCK and >= 16 x the widest layer
 } Mlp;
 
@@ -104,7 +104,9 @@ void adam_update_summed(Mlp *self, size_t lo, size_t hi, float *const *parts, in
 // (one part per rank, B[r] rows each). With batches much smaller than the layer these factors are
 // B·(IN + OUT) floats against IN·OUT, so the optimizer can form any rows of dW block by block in
 // cache and update them at once: no gradient buffer is written, exchanged, summed or cleared. The
-// sums are the ones the buffered path adds (each part from zero, then the parts in order).
+// sums are the ones the buffered path adds (each part from zero, then the parts in order): the same
+// bits for a sparse input; for a dense one sgemm may round a band of the matrix differently from
+// the whole in the last bit.
 typedef struct {
     int n_parts;
     const int *B;               // (n_parts) rows of each part (0: none)

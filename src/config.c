@@ -142,8 +142,8 @@ static const Key KEYS[] = {
      "with several ranks, each updates 1/np of the parameters (reduce-scatter, Adam, allgather) instead of all"},
     {"run.node_shared", T_BOOL, OFF(node_shared), 0, 0, "true", 0, 0, NULL, F_RUNTIME,
      "sharded optimizer with every rank on one node: gradients and one copy of the parameters in shared memory, "
-     "G's weight gradients formed inside Adam from the ranks' batch factors (no allgather; the same bits as the "
-     "ring at np = 2, beyond that equal up to float summation order)"},
+     "G's weight gradients formed inside Adam from the ranks' batch factors (no allgather; equal to the ring up to "
+     "float summation order, at np = 2 up to sgemm's last bit)"},
     {"run.fail_at_step", T_INT64, OFF(fail_at_step), 0, 0, "0", 0, BIG, NULL, F_RUNTIME,
      "debug: the last rank sees a non-finite loss at this step (numbered as failure messages print it), to "
      "test failure handling; 0 = off. Echoed into the run's config.yaml like every key: set it to 0 when resuming"},

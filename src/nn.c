@@ -31,10 +31,6 @@ void mlp_init(Mlp *self, int n_layers, const int *dims, const Act *acts) {
     self->grads = xcalloc(self->n_alloc, sizeof(float));
     self->m = xcalloc(self->n_alloc, sizeof(float));
     self->v = xcalloc(self->n_alloc, sizeof(float));
-    self->n_block = NN_FACTOR_BLOCK;
-    for (int l = 0; l <= n_layers; l++)
-        if (16 * (size_t)dims[l] > self->n_block) self->n_block = 16 * (size_t)dims[l];
-    self->block = xmalloc(self->n_block * sizeof(float));
 }
 
 void mlp_reserve(Mlp *self, size_t n) {
@@ -373,8 +369,12 @@ void adam_range_summed(Mlp *self, size_t lo, size_t hi, float *const *grads, int
 static void adam_rows_dense(Mlp *self, int l, int k0, int k1, const LayerFactors *f, float lr_t, float beta1,
                             float beta2, float eps, float reg) {
     const int IN = self->dims[l], OUT = self->dims[l + 1], rows = k1 - k0;
-    const size_t band = self->n_block / (size_t)rows; // >= 16 (mlp_init)
+    const size_t band = self->n_block / (size_t)rows; // >= 16 (mlp_factor_block)
     float *acc = self->block;
+    // the first part's product writes the band, the others add to it in rank order inside sgemm (an
+    // add outside it cost 4% of an ML100K outer iteration). That is the buffered path's p0 + p1 while
+    // a part fits one of sgemm's K blocks (a few hundred rows), and sgemm may block a band differently
+    // from the whole matrix: equal up to float rounding in the last bit
     for (size_t j = 0; j < (size_t)OUT; j += band) {
         const int cols = (int)((size_t)OUT - j < band ? (size_t)OUT - j : band);
         int first = 1;
@@ -423,6 +423,7 @@ static void adam_rows_sparse(Mlp *self, int l, int k0, int k1, const LayerFactor
         memset(acc, 0, (size_t)OUT * sizeof(float));
         for (int r = 0; r < f->n_parts; r++) {
             const int32_t *st = start + (size_t)r * (rows + 1);
+            if (r > 0 && st[k] == st[k + 1]) continue; // adding +0 changes nothing (acc is never -0)
             float *sum = r == 0 ? acc : part;
             if (r > 0) memset(part, 0, (size_t)OUT * sizeof(float));
             for (int32_t q = st[k]; q < st[k + 1]; q++) vec_add(sum, f->dout[r] + (size_t)list[q] * OUT, (size_t)OUT);
@@ -433,9 +434,21 @@ static void adam_rows_sparse(Mlp *self, int l, int k0, int k1, const LayerFactor
     }
 }
 
+// The block the factored updates form gradients in, made at the first one (only a network trained
+// that way needs it): at least NN_FACTOR_BLOCK floats, a band of 16 columns for the widest layer's
+// rows and two of its rows (the sparse path's sum and part).
+static void mlp_factor_block(Mlp *self) {
+    if (self->block) return;
+    self->n_block = NN_FACTOR_BLOCK;
+    for (int l = 0; l <= self->n_layers; l++)
+        if (16 * (size_t)self->dims[l] > self->n_block) self->n_block = 16 * (size_t)self->dims[l];
+    self->block = xmalloc(self->n_block * sizeof(float));
+}
+
 void adam_rows_factored(Mlp *self, int l, int row_lo, int row_hi, const LayerFactors *f, int32_t *scratch,
                         float lr_t, float beta1, float beta2, float eps, float reg) {
     if (row_lo >= row_hi) return;
+    mlp_factor_block(self);
     if (f->x) adam_rows_sparse(self, l, row_lo, row_hi, f, scratch, lr_t, beta1, beta2, eps, reg);
     else adam_rows_dense(self, l, row_lo, row_hi, f, lr_t, beta1, beta2, eps, reg);
 }
