@@ -32,6 +32,7 @@ typedef struct {
     // dx_fake and G's output gradient, which are written whole
     float *dacts;
     float *dg_h[NN_MAX_LAYERS], *dx_fake, *dd_real_h[NN_MAX_LAYERS], *dd_fake_h[NN_MAX_LAYERS];
+    float *dg_out_own;     // the workspace's own G output gradient while another buffer stands in
     size_t n_dacts;        // floats in dacts
     // the batch's masks as bit rows (bit j of row i = column j), never expanded to floats
     int32_t mask_words;    // (n + 63) / 64
@@ -87,6 +88,9 @@ void cfgan_d_step(Cfgan *self, const Batch *b, const float *const *g_rows, float
 // G step: forward G and D on fake, backward through D into G, accumulate G's gradient.
 void cfgan_g_step(Cfgan *self, const Batch *b, float scale, StepStats *st);
 // G(e) for rows given as (B, ptr, col), written to out (B, n). B <= max_batch.
+// Let the G step write the gradient at G's output (max_batch x n_cols) into buf instead of the
+// model's own workspace (NULL: back to its own).
+void cfgan_g_output_grad_buffer(Cfgan *self, float *buf);
 void cfgan_generate(Cfgan *self, int B, const int64_t *ptr, const int32_t *col, float *out);
 
 // Draw the exact-size subset of a row's unobserved columns: floor(|U|·ratio) columns of

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "nn.h"
 #include "commands.h"
+#include "nn.h"
 #include "util.h"
 #include "version.h"
 
@@ -26,13 +26,16 @@ int cmd_bench_gemm(int argc, char **argv) {
     cli_parse(&a, "bench-gemm", argc, argv, extra, bench_help);
     double budget = atof(secs_s);
     if (a.n_positional == 0) die(EXIT_INPUT, "cfgan bench-gemm: give at least one shape M,N,K,TA,TB (see --help)");
-    int m, n, k, ta, tb;
-    for (int s = 0; s < a.n_positional; s++) // every shape is checked before anything is printed
-        if (sscanf(a.positional[s], "%d,%d,%d,%d,%d", &m, &n, &k, &ta, &tb) != 5 || m < 1 || n < 1 || k < 1)
+    int(*shape)[5] = xmalloc((size_t)a.n_positional * sizeof *shape);
+    for (int s = 0; s < a.n_positional; s++) { // every shape is checked before anything is printed
+        int *d = shape[s];
+        if (sscanf(a.positional[s], "%d,%d,%d,%d,%d", &d[0], &d[1], &d[2], &d[3], &d[4]) != 5 || d[0] < 1 ||
+            d[1] < 1 || d[2] < 1)
             die(EXIT_INPUT, "cfgan bench-gemm: '%s' is not M,N,K,TA,TB", a.positional[s]);
+    }
     printf("{\"blas\": \"%s\"}\n", cfgan_blas());
     for (int s = 0; s < a.n_positional; s++) {
-        sscanf(a.positional[s], "%d,%d,%d,%d,%d", &m, &n, &k, &ta, &tb);
+        const int m = shape[s][0], n = shape[s][1], k = shape[s][2], ta = shape[s][3], tb = shape[s][4];
         float *A = xmalloc((size_t)m * k * sizeof(float)), *B = xmalloc((size_t)k * n * sizeof(float));
         float *C = xcalloc((size_t)m * n, sizeof(float));
         for (size_t i = 0; i < (size_t)m * k; i++) A[i] = (float)(i % 7) * 0.01f;
@@ -50,6 +53,7 @@ int cmd_bench_gemm(int argc, char **argv) {
                n, k, ta, tb, 2.0 * m * n * k * reps / t / 1e9, t / reps);
         free(A), free(B), free(C);
     }
+    free(shape);
     return 0;
 }
 
@@ -69,15 +73,15 @@ int cmd_bench_adam(int argc, char **argv) {
     cli_parse(&a, "bench-adam", argc, argv, extra, bench_adam_help);
     double budget = atof(secs_s);
     if (a.n_positional == 0) die(EXIT_INPUT, "cfgan bench-adam: give at least one parameter count N (see --help)");
+    long *count = xmalloc((size_t)a.n_positional * sizeof *count);
     for (int s = 0; s < a.n_positional; s++) { // every count is checked before anything is printed
         char *end;
-        long n = strtol(a.positional[s], &end, 10);
-        if (*end || n < 16 || n > (1L << 30))
+        count[s] = strtol(a.positional[s], &end, 10);
+        if (*end || count[s] < 16 || count[s] > (1L << 30))
             die(EXIT_INPUT, "cfgan bench-adam: '%s' is not a count in [16, 2^30]", a.positional[s]);
     }
     for (int s = 0; s < a.n_positional; s++) {
-        long n = strtol(a.positional[s], NULL, 10);
-        int dims[2] = {(int)n - 1, 1};
+        int dims[2] = {(int)count[s] - 1, 1};
         Act act = ACT_LINEAR;
         Mlp net;
         mlp_init(&net, 1, dims, &act); // n - 1 weights and a bias
@@ -96,5 +100,6 @@ int cmd_bench_adam(int argc, char **argv) {
         printf("{\"n\": %zu, \"ns_per_parameter\": %.4f, \"gb_per_s\": %.2f}\n", net.n_params, per * 1e9, 32.0 / per / 1e9);
         mlp_free(&net);
     }
+    free(count);
     return 0;
 }

@@ -469,7 +469,8 @@ void cfgan_g_step(Cfgan *self, const Batch *b, float scale, StepStats *st) {
     }
     for (int l = Lg - 1; l >= 1; l--) {
         act_backward(self->dg_h[l], self->g_h[l], (size_t)B * g->dims[l + 1], g->act[l]);
-        dense_backward(self->dg_h[l - 1], self->g_factored ? NULL : mlp_dw(g, l), mlp_db(g, l), self->dg_h[l], self->g_h[l - 1], mlp_w(g, l), B,
+        float *dw = self->g_factored ? NULL : mlp_dw(g, l); // factored: the optimizer forms dW
+        dense_backward(self->dg_h[l - 1], dw, mlp_db(g, l), self->dg_h[l], self->g_h[l - 1], mlp_w(g, l), B,
                        g->dims[l], g->dims[l + 1]);
     }
     const int H = g->dims[1];
@@ -477,6 +478,12 @@ void cfgan_g_step(Cfgan *self, const Batch *b, float scale, StepStats *st) {
     bias_grad_add(mlp_db(g, 0), self->dg_h[0], B, H);
     if (!self->g_factored) sparse_backward_w(mlp_dw(g, 0), self->dg_h[0], &e, H); // dW0 += eᵀ·dH0
     timer_stop(T_G_BWD);
+}
+
+void cfgan_g_output_grad_buffer(Cfgan *self, float *buf) {
+    float **dy = &self->dg_h[self->g.n_layers - 1];
+    if (!self->dg_out_own) self->dg_out_own = *dy;
+    *dy = buf ? buf : self->dg_out_own; // the G step writes it whole (zero_dacts leaves it alone)
 }
 
 void cfgan_generate(Cfgan *self, int B, const int64_t *ptr, const int32_t *col, float *out) {

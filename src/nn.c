@@ -311,19 +311,19 @@ HOT_LOOP static void adam_kernel(float *restrict w, float *restrict grad, float 
 }
 
 // Count the update and return TensorFlow's bias-corrected rate lr·√(1−β2^t)/(1−β1^t).
-static float adam_next_rate(Mlp *self, float lr, float beta1, float beta2) {
+float adam_step_rate(Mlp *self, float lr, float beta1, float beta2) {
     const double t = (double)++self->step;
     return (float)(lr * sqrt(1.0 - pow(beta2, t)) / (1.0 - pow(beta1, t)));
 }
 
 void adam_update(Mlp *self, float lr, float beta1, float beta2, float eps, float reg) {
-    const float lr_t = adam_next_rate(self, lr, beta1, beta2);
+    const float lr_t = adam_step_rate(self, lr, beta1, beta2);
     adam_kernel(self->params, self->grads, self->m, self->v, self->n_params, lr_t, beta1, beta2, eps, reg);
 }
 
 void adam_update_range(Mlp *self, size_t lo, size_t hi, float *grad, float lr, float beta1, float beta2,
                        float eps, float reg) {
-    const float lr_t = adam_next_rate(self, lr, beta1, beta2);
+    const float lr_t = adam_step_rate(self, lr, beta1, beta2);
     if (hi > self->n_params) hi = self->n_params; // padding past the parameters stays zero
     if (lo < hi) adam_kernel(self->params + lo, grad, self->m + lo, self->v + lo, hi - lo, lr_t, beta1, beta2, eps, reg);
 }
@@ -335,8 +335,6 @@ HOT_LOOP static void move_and_zero(float *restrict dst, float *restrict src, siz
 HOT_LOOP static void add_and_zero(float *restrict acc, float *restrict x, size_t n) {
     for (size_t i = 0; i < n; i++) acc[i] += x[i], x[i] = 0;
 }
-
-float adam_step_rate(Mlp *self, float lr, float beta1, float beta2) { return adam_next_rate(self, lr, beta1, beta2); }
 
 // [lo, hi) with the gradient Σ_r parts[r][i - base], chunk by chunk in L1 (the sum never goes
 // back to memory), each chunk updated at once.
@@ -354,7 +352,7 @@ static void adam_chunks_summed(Mlp *self, size_t lo, size_t hi, size_t base, flo
 
 void adam_update_summed(Mlp *self, size_t lo, size_t hi, float *const *parts, int n_parts, float lr, float beta1,
                         float beta2, float eps, float reg) {
-    const float lr_t = adam_next_rate(self, lr, beta1, beta2);
+    const float lr_t = adam_step_rate(self, lr, beta1, beta2);
     if (hi > self->n_params) hi = self->n_params; // padding past the parameters stays zero
     if (lo < hi) adam_chunks_summed(self, lo, hi, lo, parts, n_parts, lr_t, beta1, beta2, eps, reg);
 }

@@ -79,11 +79,10 @@ typedef struct {
     float **g_grad_base;   // (np) every rank's whole G gradient buffer (the biases are summed from them)
     float **fwin;          // (np) every rank's factor window, or NULL
     int32_t *fscratch;     // adam_rows_factored's counting sort
-    int *f_B;              // (np) rows of every rank's batch
-    SparseBatch *f_x;      // (np) their training columns (G's sparse input)
-    const float **f_in, **f_dout; // (layers x np) inputs and output gradients of G's layers
+    int *f_B;              // (np) rows of every rank's current batch (read from the windows each step)
+    SparseBatch *f_x;      // (np) their training columns (G's sparse input), in the windows
+    const float **f_in, **f_dout; // (layers x np) inputs and output gradients of G's layers, in the windows
     int64_t b_col_cap;     // columns the batch buffer holds
-    float *dg_out_private; // the model's own buffer for G's output gradient (the window's stands in)
     int *in_split;         // (np + 1) rank r owns rows [in_split[r], in_split[r + 1]) of G's first layer
     int max_batch;         // largest training mini-batch
     int eval_block;        // rows scored at once
@@ -305,10 +304,11 @@ static void refresh_g_cache(Trainer *t) {
 
 // ---- G's weight gradients from their factors (node-shared memory) -----------------------------
 
-// A factor window: a header of 64 uint64 (row count, column count, capacity and the float offsets
-// of the sections), then the batch's row starts (int64) and columns (int32), and for every layer l
-// of G its output gradient dg_h[l] and, for l >= 1, its input g_h[l - 1], each for up to max rows.
-enum { FH_B, FH_NNZ, FH_CAP, FH_PTR, FH_COL, FH_DOUT, FH_IN = FH_DOUT + NN_MAX_LAYERS, FH_WORDS = 64 };
+// A factor window: a header of 64 uint64 (the batch's row count, the column capacity and the float
+// offsets of the sections), then the batch's row starts (int64) and columns (int32), and for every
+// layer l of G its output gradient dg_h[l] and, for l >= 1, its input g_h[l - 1], each for up to
+// max rows.
+enum { FH_B, FH_CAP, FH_PTR, FH_COL, FH_DOUT, FH_IN = FH_DOUT + NN_MAX_LAYERS, FH_WORDS = 64 };
 _Static_assert(FH_IN + NN_MAX_LAYERS <= FH_WORDS, "factor window header");
 
 static uint64_t *fwin_head(float *w) { return (uint64_t *)(void *)w; }
@@ -379,13 +379,22 @@ static void setup_factors(Trainer *t) {
         if (hi - lo > most_rows) most_rows = hi - lo;
     }
     t->fscratch = xmalloc(((size_t)np * ((size_t)most_rows + 1) + cols) * sizeof *t->fscratch);
-    t->f_B = xmalloc((size_t)np * sizeof *t->f_B);
+    t->f_B = xcalloc((size_t)np, sizeof *t->f_B);
     t->f_x = xmalloc((size_t)np * sizeof *t->f_x);
     t->f_in = xmalloc((size_t)L * np * sizeof *t->f_in);
     t->f_dout = xmalloc((size_t)L * np * sizeof *t->f_dout);
+    for (int r = 0; r < np; r++) { // where every rank's factors live (only the row counts change)
+        float *w = t->fwin[r];
+        const uint64_t *h = fwin_head(w);
+        t->f_x[r] = (SparseBatch){0, (const int64_t *)(const void *)(w + h[FH_PTR]),
+                                  (const int32_t *)(const void *)(w + h[FH_COL])};
+        for (int l = 0; l < L; l++) {
+            t->f_dout[(size_t)l * np + r] = w + h[FH_DOUT + l];
+            t->f_in[(size_t)l * np + r] = l ? w + h[FH_IN + l] : NULL;
+        }
+    }
     // the G step writes its output gradient (B x n, the largest factor) straight into the window
-    t->dg_out_private = t->model.dg_h[L - 1];
-    t->model.dg_h[L - 1] = t->fwin[par_rank()] + head[FH_DOUT + L - 1];
+    cfgan_g_output_grad_buffer(&t->model, t->fwin[par_rank()] + head[FH_DOUT + L - 1]);
     t->model.g_factored = 1;
 }
 
@@ -396,7 +405,7 @@ static void publish_factors(Trainer *t, const Batch *b) {
     float *w = t->fwin[par_rank()];
     uint64_t *head = fwin_head(w);
     const int64_t nnz = b->ptr[b->B] - b->ptr[0];
-    head[FH_B] = (uint64_t)b->B, head[FH_NNZ] = (uint64_t)nnz;
+    head[FH_B] = (uint64_t)b->B;
     int64_t *ptr = (int64_t *)(void *)(w + head[FH_PTR]);
     for (int i = 0; i <= b->B; i++) ptr[i] = b->ptr[i] - b->ptr[0];
     memcpy(w + head[FH_COL], b->col + b->ptr[0], (size_t)nnz * sizeof *b->col);
@@ -413,17 +422,7 @@ static void g_update_factored(Trainer *t, float lr, float reg) {
     Mlp *g = &t->model.g;
     const int np = par_size(), L = g->n_layers, me = par_rank();
     const float b1 = (float)cfg->beta1, b2 = (float)cfg->beta2, eps = (float)cfg->adam_eps;
-    for (int r = 0; r < np; r++) {
-        float *w = t->fwin[r];
-        const uint64_t *head = fwin_head(w);
-        t->f_B[r] = (int)head[FH_B];
-        t->f_x[r] = (SparseBatch){t->f_B[r], (const int64_t *)(const void *)(w + head[FH_PTR]),
-                                  (const int32_t *)(const void *)(w + head[FH_COL])};
-        for (int l = 0; l < L; l++) {
-            t->f_dout[(size_t)l * np + r] = w + head[FH_DOUT + l];
-            t->f_in[(size_t)l * np + r] = l ? w + head[FH_IN + l] : NULL;
-        }
-    }
+    for (int r = 0; r < np; r++) t->f_x[r].B = t->f_B[r] = (int)fwin_head(t->fwin[r])[FH_B];
     const float lr_t = adam_step_rate(g, lr, b1, b2);
     for (int l = 0; l < L; l++) {
         LayerFactors f = {np, t->f_B, l ? t->f_in + (size_t)l * np : NULL, l ? NULL : t->f_x,
@@ -506,7 +505,7 @@ static void unshare_buffers(Trainer *t) {
     free(t->in_split);
     t->g_grad_base = NULL, t->fwin = NULL, t->fscratch = NULL, t->f_B = NULL, t->f_x = NULL, t->in_split = NULL;
     t->f_in = t->f_dout = NULL;
-    if (t->model.g_factored) t->model.dg_h[t->model.g.n_layers - 1] = t->dg_out_private;
+    if (t->model.g_factored) cfgan_g_output_grad_buffer(&t->model, NULL);
     t->model.g_factored = 0; // the windows live until par_finalize
     t->node_shared = 0;
 }
