@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "gemm.h"
 #include "commands.h"
 #include "nn.h"
 #include "util.h"
@@ -14,9 +15,11 @@
 
 static void bench_help(void) {
     printf("usage: cfgan bench-gemm M,N,K,TA,TB [M,N,K,TA,TB ...] [--seconds S]\n\n"
-           "Time cblas_sgemm (row-major, C += op(A)·op(B), TA/TB = 1 for transposed) at each shape for about\n"
-           "S seconds (default 0.3) and print one JSON object per shape with its GFLOP/s. Threads: OpenBLAS's\n"
-           "(OPENBLAS_NUM_THREADS). The kernels are chosen as for `cfgan train`.\n");
+           "Time the trainer's GEMM (row-major, C += op(A)·op(B), TA/TB = 1 for transposed) at each shape for\n"
+           "about S seconds (default 0.3) and print one JSON object per shape with its GFLOP/s and the kernel\n"
+           "that ran it: \"own\" (cfgan's AVX-512 kernels, batches of up to 64 rows) or \"openblas\" (cblas_sgemm;\n"
+           "CFGAN_GEMM=openblas sends every shape there). Threads: OpenBLAS's (OPENBLAS_NUM_THREADS). The\n"
+           "OpenBLAS kernels are chosen as for `cfgan train`.\n");
 }
 
 int cmd_bench_gemm(int argc, char **argv) {
@@ -44,13 +47,16 @@ int cmd_bench_gemm(int argc, char **argv) {
         long reps = 0;
         double t0 = wall_seconds(), t;
         do {
-            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, A,
-                        lda, B, ldb, 1.0f, C, n);
+            if (ta && tb)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, m, n, k, 1.0f, A, lda, B, ldb, 1.0f, C, n);
+            else (ta ? gemm_tn : tb ? gemm_nt : gemm_nn)(m, n, k, A, lda, B, ldb, 1.0f, C, n);
             reps++;
             t = wall_seconds() - t0;
         } while (t < budget || reps < 3);
-        printf("{\"m\": %d, \"n\": %d, \"k\": %d, \"ta\": %d, \"tb\": %d, \"gflops\": %.3f, \"seconds_per_call\": %.3e}\n", m,
-               n, k, ta, tb, 2.0 * m * n * k * reps / t / 1e9, t / reps);
+        const int own = !(ta && tb) && gemm_is_own(ta ? 'w' : tb ? 't' : 'n', m, n, k);
+        printf("{\"m\": %d, \"n\": %d, \"k\": %d, \"ta\": %d, \"tb\": %d, \"kernel\": \"%s\", \"gflops\": %.3f, "
+               "\"seconds_per_call\": %.3e}\n",
+               m, n, k, ta, tb, own ? "own" : "openblas", 2.0 * m * n * k * reps / t / 1e9, t / reps);
         free(A), free(B), free(C);
     }
     free(shape);

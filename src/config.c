@@ -143,7 +143,8 @@ static const Key KEYS[] = {
     {"run.node_shared", T_BOOL, OFF(node_shared), 0, 0, "true", 0, 0, NULL, F_RUNTIME,
      "sharded optimizer with every rank on one node: gradients and one copy of the parameters in shared memory, "
      "G's weight gradients formed inside Adam from the ranks' batch factors (no allgather; equal to the ring up to "
-     "float summation order, at np = 2 up to sgemm's last bit)"},
+     "float summation order; at np = 2 bit for bit with the own small-batch GEMM kernels, up to sgemm's last bit "
+     "with OpenBLAS)"},
     {"run.fail_at_step", T_INT64, OFF(fail_at_step), 0, 0, "0", 0, BIG, NULL, F_RUNTIME,
      "debug: the last rank sees a non-finite loss at this step (numbered as failure messages print it), to "
      "test failure handling; 0 = off. Echoed into the run's config.yaml like every key: set it to 0 when resuming"},

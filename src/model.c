@@ -1,12 +1,12 @@
 // model: CFGAN forward/backward for the D step and the G step, and ZR/PM negative sampling.
 #include "model.h"
 
-#include <cblas.h>
 #include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "timer.h"
 #include "util.h"
 
@@ -329,9 +329,8 @@ static void d_forward(Cfgan *s, const SparseBatch *e, const float *x_dense, floa
     const int B = e->B, n = s->n_cols, H = d->dims[1];
     const float *w_cond = mlp_w(d, 0), *w_x = w_cond + (size_t)n * H; // W0 = [W_cond; W_x], (2n, H)
     if (!cond_done) sparse_forward(h[0], e, w_cond, mlp_b(d, 0), H, 0); // H0 = e·W_cond + b0
-    if (x_dense) timer_gemm(B, H, n, 0, 0);
     if (x_dense) // H0 += x_fake·W_x
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, n, 1.0f, x_dense, n, w_x, H, 1.0f, h[0], H);
+        gemm_nn(B, H, n, x_dense, n, w_x, H, 1.0f, h[0], H);
     else // H0 += e·W_x
         sparse_forward(h[0], e, w_x, NULL, H, 1);
     act_forward(h[0], (size_t)B * H, d->act[0]);
@@ -359,15 +358,13 @@ static void d_backward(Cfgan *s, const SparseBatch *e, const float *x_dense, flo
         float *dw_cond = mlp_dw(d, 0), *dw_x = dw_cond + (size_t)n * H, *db = mlp_db(d, 0);
         bias_grad_add(db, dh[0], B, H);
         if (!skip_cond) sparse_backward_w(dw_cond, dh[0], e, H); // dW_cond += eᵀ·dH0
-        if (x_dense) timer_gemm(n, H, B, 1, 0);
         if (x_dense) // dW_x += x_fakeᵀ·dH0
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, H, B, 1.0f, x_dense, n, dh[0], H, 1.0f, dw_x, H);
+            gemm_tn(n, H, B, x_dense, n, dh[0], H, 1.0f, dw_x, H);
         else // dW_x += eᵀ·dH0
             sparse_backward_w(dw_x, dh[0], e, H);
     }
-    if (dx_dense) timer_gemm(B, n, H, 0, 1);
     if (dx_dense) // dX = dH0·W_xᵀ
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, n, H, 1.0f, dh[0], H, w_x, H, 0.0f, dx_dense, n);
+        gemm_nt(B, n, H, dh[0], H, w_x, H, 0.0f, dx_dense, n);
 }
 
 static void make_fake(Cfgan *s, int B) {

@@ -1,12 +1,12 @@
-// nn: layer kernels on flat buffers (cblas_sgemm for dense products, row gathers for sparse
-// inputs), activations, BCE-with-logits, L2 and the optimizers.
+// nn: layer kernels on flat buffers (gemm.c for dense products, row gathers for sparse inputs),
+// activations, BCE-with-logits, L2 and the optimizers.
 #include "nn.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "rng.h"
 #include "timer.h"
 #include "util.h"
@@ -72,19 +72,16 @@ void mlp_free(Mlp *self) {
 
 void dense_forward(float *out, const float *in, const float *w, const float *b, int B, int IN, int OUT) {
     for (int i = 0; i < B; i++) memcpy(out + (size_t)i * OUT, b, (size_t)OUT * sizeof(float));
-    timer_gemm(B, OUT, IN, 0, 0);
     // Y = X·W + b
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, OUT, IN, 1.0f, in, IN, w, OUT, 1.0f, out, OUT);
+    gemm_nn(B, OUT, IN, in, IN, w, OUT, 1.0f, out, OUT);
 }
 
 void dense_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
                     int IN, int OUT) {
-    if (din) timer_gemm(B, IN, OUT, 0, 1);
-    if (dw) timer_gemm(IN, OUT, B, 1, 0);
     // dX += dY·Wᵀ
-    if (din) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, IN, OUT, 1.0f, dout, OUT, w, OUT, 1.0f, din, IN);
+    if (din) gemm_nt(B, IN, OUT, dout, OUT, w, OUT, 1.0f, din, IN);
     // dW += Xᵀ·dY
-    if (dw) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, IN, OUT, B, 1.0f, in, IN, dout, OUT, 1.0f, dw, OUT);
+    if (dw) gemm_tn(IN, OUT, B, in, IN, dout, OUT, 1.0f, dw, OUT);
     if (db) bias_grad_add(db, dout, B, OUT);
 }
 
@@ -362,25 +359,43 @@ void adam_range_summed(Mlp *self, size_t lo, size_t hi, float *const *grads, int
     if (lo < hi) adam_chunks_summed(self, lo, hi, 0, grads, n_parts, lr_t, beta1, beta2, eps, reg);
 }
 
-// Dense input: rows [k0, k1) of dW in bands of columns that fill the block, each band the sum of
-// one sgemm per part (the first writes it, the others add), then updated row by row.
+// Dense input: rows [k0, k1) of dW, a block at a time, each block the sum of one product per part
+// (the first writes it, the others add), then updated. With the own kernel (every part of up to 64
+// rows, on AVX-512) a block is a run of whole rows, so Adam walks contiguous memory, and each part's
+// sum starts from zero and is then added: the buffered path's (0 + p0) + p1, bit for bit. OpenBLAS
+// is slow on a few rows (it packs the whole of dY per call), so there a block is a band of columns
+// over all the rows; sgemm may block a band differently from the whole matrix: equal up to the last bit.
 static void adam_rows_dense(Mlp *self, int l, int k0, int k1, const LayerFactors *f, float lr_t, float beta1,
                             float beta2, float eps, float reg) {
     const int IN = self->dims[l], OUT = self->dims[l + 1], rows = k1 - k0;
-    const size_t band = self->n_block / (size_t)rows; // >= 16 (mlp_factor_block)
     float *acc = self->block;
-    // the first part's product writes the band, the others add to it in rank order inside sgemm (an
-    // add outside it cost 4% of an ML100K outer iteration). That is the buffered path's p0 + p1 while
-    // a part fits one of sgemm's K blocks (a few hundred rows), and sgemm may block a band differently
-    // from the whole matrix: equal up to float rounding in the last bit
+    int own = 1;
+    for (int r = 0; r < f->n_parts; r++) own &= f->B[r] == 0 || gemm_is_own('w', 1, OUT, f->B[r]);
+    if (own) {
+        const int step = (int)(self->n_block / (size_t)OUT); // >= 16 rows (mlp_factor_block)
+        for (int k = k0; k < k1; k += step) {
+            const int n = k1 - k < step ? k1 - k : step;
+            int first = 1;
+            for (int r = 0; r < f->n_parts; r++) {
+                if (f->B[r] == 0) continue;
+                // block = [block +] Xᵀ·dY over part r's rows
+                gemm_tn(n, OUT, f->B[r], f->in[r] + k, IN, f->dout[r], OUT, first ? 0.0f : 1.0f, acc, OUT);
+                first = 0;
+            }
+            if (first) memset(acc, 0, (size_t)n * OUT * sizeof(float));
+            const size_t o = self->w_off[l] + (size_t)k * OUT;
+            adam_kernel(self->params + o, acc, self->m + o, self->v + o, (size_t)n * OUT, lr_t, beta1, beta2, eps, reg);
+        }
+        return;
+    }
+    const size_t band = self->n_block / (size_t)rows; // >= 16 (mlp_factor_block)
     for (size_t j = 0; j < (size_t)OUT; j += band) {
         const int cols = (int)((size_t)OUT - j < band ? (size_t)OUT - j : band);
         int first = 1;
         for (int r = 0; r < f->n_parts; r++) {
             if (f->B[r] == 0) continue;
-            timer_gemm(rows, cols, f->B[r], 1, 0);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, cols, f->B[r], 1.0f, f->in[r] + k0, IN,
-                        f->dout[r] + j, OUT, first ? 0.0f : 1.0f, acc, cols);
+            // band = [band +] Xᵀ·dY over part r's rows
+            gemm_tn(rows, cols, f->B[r], f->in[r] + k0, IN, f->dout[r] + j, OUT, first ? 0.0f : 1.0f, acc, cols);
             first = 0;
         }
         if (first) memset(acc, 0, (size_t)rows * (size_t)cols * sizeof(float));

@@ -4,6 +4,7 @@
 #include <cblas.h>
 
 #include "blas.h"
+#include "gemm.h"
 #include <stdio.h>
 
 #ifndef CFGAN_GIT
@@ -24,8 +25,8 @@ const char *cfgan_compiler(void) {
 }
 
 const char *cfgan_blas(void) {
-    static char buf[256];
-    snprintf(buf, sizeof buf, "%s; kernels %s; %d threads", openblas_get_config(), blas_choice(),
-             openblas_get_num_threads());
+    static char buf[512];
+    snprintf(buf, sizeof buf, "%s; kernels %s; %d threads; products: %s", openblas_get_config(), blas_choice(),
+             openblas_get_num_threads(), gemm_choice());
     return buf;
 }

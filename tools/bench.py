@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """make bench: fixed workloads through cfgan at np = 1 and 2, per-phase time, FLOPs and GFLOP/s,
-the machine's sgemm rate at the very shapes each phase used (same library, kernels and threads),
+the machine's sgemm rate at the very shapes each phase used (same library, kernels and threads;
+OpenBLAS's cblas_sgemm, and the trainer's own small-batch kernels where it uses them),
 peak memory per rank, and the PyTorch reference (tools/torch_cfgan.py) on the same workload.
 
 usage: tools/bench.py [--out DIR] [--outer N] [--only ml100k,ml1m,demo] [--no-torch]
@@ -8,7 +9,8 @@ usage: tools/bench.py [--out DIR] [--outer N] [--only ml100k,ml1m,demo] [--no-to
 Writes DIR/bench.csv (one row per workload x setting x phase) and DIR/summary.json, prints a table.
 Settings: np=1 with 1 BLAS thread, np=1 with one thread per core, np=2 with one thread per rank
 (ranks x threads = cores), np=2 with the message-passing ring instead of node-shared memory, and
-np=2 with balanced batches (train.batch_strata=24: every batch splits evenly over the ranks).
+np=2 with balanced batches (train.batch_strata=24: every batch splits evenly over the ranks), and
+np=2 with every product in OpenBLAS (CFGAN_GEMM=openblas: the own small-batch kernels off).
 The sgemm rate of each shape is timed for 0.15 s, or less when a run called many shapes (np=2
 with uneven batches: down to 0.03 s each, so those rates are noisier).
 """
@@ -32,12 +34,13 @@ WORKLOADS = {
     "ml1m": ("configs/ml1m.yaml", 1, 50, True, 1500, None),
     "demo": ("configs/demo.yaml", 2, 15, False, 30, 1),
 }
-# (label, ranks, BLAS threads per rank, extra --set options); np2-ring is np2-t1 with the
-# message-passing gradient exchange instead of node-shared memory, np2-bal np2-t1 with batches
-# that split evenly over the ranks (a different batch order from the reference shuffle), both
-# for side-by-side ratios
-SETTINGS = [("np1-t1", 1, 1, []), ("np1-t%d" % CORES, 1, CORES, []), ("np2-t1", 2, 1, []),
-            ("np2-ring", 2, 1, ["run.node_shared=false"]), ("np2-bal", 2, 1, ["train.batch_strata=24"])]
+# (label, ranks, BLAS threads per rank, extra --set options, extra environment); np2-ring is np2-t1
+# with the message-passing gradient exchange instead of node-shared memory, np2-bal np2-t1 with
+# batches that split evenly over the ranks (a different batch order from the reference shuffle),
+# np2-openblas np2-t1 with every product in OpenBLAS: all for side-by-side ratios
+SETTINGS = [("np1-t1", 1, 1, [], {}), ("np1-t%d" % CORES, 1, CORES, [], {}), ("np2-t1", 2, 1, [], {}),
+            ("np2-ring", 2, 1, ["run.node_shared=false"], {}), ("np2-bal", 2, 1, ["train.batch_strata=24"], {}),
+            ("np2-openblas", 2, 1, [], {"CFGAN_GEMM": "openblas"})]
 GEMM_PHASES = ["G forward", "G backward", "D forward", "D backward", "scoring"]
 
 
@@ -53,7 +56,7 @@ def mpi_env(threads):
     return env
 
 
-def run_cfgan(name, label, np_, threads, outer, out_dir, data_root, extra=()):
+def run_cfgan(name, label, np_, threads, outer, out_dir, data_root, extra=(), env_extra=None):
     cfg, epo = WORKLOADS[name][:2]
     run_dir = os.path.join(out_dir, f"{name}-{label}")
     subprocess.run(["rm", "-rf", run_dir], check=True)
@@ -67,7 +70,7 @@ def run_cfgan(name, label, np_, threads, outer, out_dir, data_root, extra=()):
     if np_ > 1:
         cmd = ["mpirun", "-np", str(np_)] + cmd
     t0 = time.time()
-    r = subprocess.run(cmd, env=mpi_env(threads), capture_output=True, text=True)
+    r = subprocess.run(cmd, env={**mpi_env(threads), **(env_extra or {})}, capture_output=True, text=True)
     wall = time.time() - t0
     if r.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
@@ -76,14 +79,16 @@ def run_cfgan(name, label, np_, threads, outer, out_dir, data_root, extra=()):
     return final, rows, threads, wall
 
 
-def sgemm_rates(shapes, threads):
-    """GFLOP/s of cblas_sgemm at each distinct shape, measured with `cfgan bench-gemm`."""
+def sgemm_rates(shapes, threads, gemm):
+    """GFLOP/s at each distinct shape, measured with `cfgan bench-gemm`: gemm "openblas" times
+    cblas_sgemm, "auto" the trainer's choice (its own kernels for small batches)."""
     distinct = sorted({(s["m"], s["n"], s["k"], s["ta"], s["tb"]) for s in shapes})
     args = [f"{m},{n},{k},{a},{b}" for m, n, k, a, b in distinct]
     secs = max(0.03, min(0.15, 40.0 / max(1, len(args))))  # uneven batches give hundreds of shapes
     rates = {}
     for i in range(0, len(args), 50):
-        r = subprocess.run([BIN, "bench-gemm", *args[i:i + 50], "--seconds", str(secs)], env=mpi_env(threads),
+        r = subprocess.run([BIN, "bench-gemm", *args[i:i + 50], "--seconds", str(secs)],
+                           env={**mpi_env(threads), "CFGAN_GEMM": gemm},
                            capture_output=True, text=True, check=True)
         for line in r.stdout.splitlines():
             d = json.loads(line)
@@ -123,29 +128,33 @@ def markdown_tables(out_dir):
     """The README's per-phase tables (seconds, slowest rank) from DIR/bench.csv."""
     rows = list(csv.DictReader(open(os.path.join(out_dir, "bench.csv"))))
     labels = [s[0] for s in SETTINGS]
+    first3 = labels[:3]
     heads = {"np1-t1": "np=1, 1 thread", "np2-t1": "np=2, 1 thread each", "np2-ring": "np=2, ring exchange",
-             "np2-bal": "np=2, balanced batches"}
+             "np2-bal": "np=2, balanced batches", "np2-openblas": "np=2, OpenBLAS only"}
     for w in dict.fromkeys(r["workload"] for r in rows):
         print(f"{w}:\n")
         print("| phase | " + " | ".join(heads[l] if l in heads else f"np=1, {l.split('-t')[1]} threads" for l in labels)
-              + " | fraction of the sgemm rate at the same shapes (first three settings) |")
-        print("|---" * (len(labels) + 2) + "|")
+              + " | fraction of OpenBLAS's sgemm rate at the same shapes (first three settings)"
+              + " | fraction of the trainer's kernels' rate at the same shapes (first three settings) |")
+        print("|---" * (len(labels) + 3) + "|")
         split = any(x["phase"] == "scoring" for x in rows if x["workload"] == w)
         for ph, name in PHASE_LABELS.items():
             if ph == "scoring" and not split:
                 continue  # an older bench.csv: one "evaluation" phase held scoring and top-K
             if ph == "evaluation" and not split:
                 name = "evaluation (scoring, top-K and metrics)"
-            cells, fracs = [], []
+            cells, fracs, kfracs = [], [], []
             for l in labels:
                 r = [x for x in rows if x["workload"] == w and x["setting"] == l and x["phase"] == ph]
                 t = float(r[0]["seconds_max"]) if r else 0.0
                 cells.append(f"**{t:.3f}**" if ph == "total" else (f"{t:.3f}" if t >= 0.0005 else "-"))
                 # the optimizer's GEMMs share their phase with Adam: no rate of its own to compare
-                if (l not in ("np2-ring", "np2-bal") and ph in GEMM_PHASES and r
-                        and r[0]["fraction_of_sgemm_rate"] not in ("", None)):
+                if l in first3 and ph in GEMM_PHASES and r and r[0]["fraction_of_sgemm_rate"] not in ("", None):
                     fracs.append(f"{100 * float(r[0]['fraction_of_sgemm_rate']):.0f}%")
-            print(f"| {name} | " + " | ".join(cells) + f" | {' / '.join(fracs) if fracs else '-'} |")
+                    if r[0].get("fraction_of_kernel_rate") not in ("", None):
+                        kfracs.append(f"{100 * float(r[0]['fraction_of_kernel_rate']):.0f}%")
+            print(f"| {name} | " + " | ".join(cells) + f" | {' / '.join(fracs) if fracs else '-'}"
+                  + f" | {' / '.join(kfracs) if kfracs else '-'} |")
         print()
 
 
@@ -168,12 +177,15 @@ def main():
             continue
         outer = args.outer or default_outer
         per = {}
-        for label, np_, threads, extra in SETTINGS:
+        for label, np_, threads, extra, env_extra in SETTINGS:
             print(f"== {name}: {outer} outer iterations, {label}", flush=True)
-            final, rows, threads, wall = run_cfgan(name, label, np_, threads, outer, args.out, data_root, extra)
+            final, rows, threads, wall = run_cfgan(name, label, np_, threads, outer, args.out, data_root, extra,
+                                                   env_extra)
             if final.get("gemm_calls_unrecorded", 0):
                 sys.exit(f"{name} {label}: {final['gemm_calls_unrecorded']} GEMM calls missing from the shape table")
-            rates = sgemm_rates(final["gemm_shapes"], threads)
+            rates = sgemm_rates(final["gemm_shapes"], threads, "openblas")
+            kernel_rates = (rates if env_extra.get("CFGAN_GEMM") == "openblas"
+                            else sgemm_rates(final["gemm_shapes"], threads, "auto"))
             ph = final["phases"]
             total = ph["total"]["max"]
             per[label] = {"seconds_per_outer": total / outer, "rss_max_mb": final["peak_rss_mb"]["max"],
@@ -182,12 +194,16 @@ def main():
             for phase in ph:
                 t = ph[phase]["avg"]
                 gflop = ph[phase]["gflop"]
-                ideal = sum(s["calls"] * 2.0 * s["m"] * s["n"] * s["k"] / (rates[(s["m"], s["n"], s["k"], s["ta"], s["tb"])] * 1e9)
-                            for s in final["gemm_shapes"] if s["phase"] == phase)
+                def at(r):
+                    return sum(s["calls"] * 2.0 * s["m"] * s["n"] * s["k"] / (r[(s["m"], s["n"], s["k"], s["ta"], s["tb"])] * 1e9)
+                               for s in final["gemm_shapes"] if s["phase"] == phase)
+                ideal, ideal_kernel = at(rates), at(kernel_rates)
                 row = {"workload": name, "setting": label, "ranks": np_, "threads_per_rank": threads, "phase": phase,
                        "seconds_min": ph[phase]["min"], "seconds_avg": t, "seconds_max": ph[phase]["max"],
                        "gflop_all_ranks": gflop, "gflops_achieved": gflop / t / np_ if t > 0 else 0,
                        "gemm_seconds_at_sgemm_rate": ideal, "fraction_of_sgemm_rate": ideal / t if t > 0 and ideal > 0 else "",
+                       "gemm_seconds_at_kernel_rate": ideal_kernel,
+                       "fraction_of_kernel_rate": ideal_kernel / t if t > 0 and ideal_kernel > 0 else "",
                        "peak_rss_mb_max": final["peak_rss_mb"]["max"], "data_mb_max": final["data_mb"]["max"]}
                 csv_rows.append(row)
                 if t > 0:
@@ -197,7 +213,8 @@ def main():
         summary[name] = {"outer": outer, "full_outer": full_outer, "settings": per, "fastest": best,
                          "speedup_np2_vs_np1_one_thread": per["np1-t1"]["seconds_per_outer"] / per["np2-t1"]["seconds_per_outer"],
                          "speedup_np2_balanced_vs_np1_one_thread": per["np1-t1"]["seconds_per_outer"] / per["np2-bal"]["seconds_per_outer"],
-                         "speedup_node_shared_vs_ring": per["np2-ring"]["seconds_per_outer"] / per["np2-t1"]["seconds_per_outer"]}
+                         "speedup_node_shared_vs_ring": per["np2-ring"]["seconds_per_outer"] / per["np2-t1"]["seconds_per_outer"],
+                         "speedup_own_kernels_vs_openblas": per["np2-openblas"]["seconds_per_outer"] / per["np2-t1"]["seconds_per_outer"]}
         if torch:
             summary[name]["torch_seconds_per_outer"] = torch["seconds_per_outer"]
             summary[name]["ratio_vs_torch"] = {k: torch["seconds_per_outer"] / v["seconds_per_outer"] for k, v in per.items()}
@@ -243,6 +260,7 @@ def main():
         print(f"  np=2 vs np=1 (one BLAS thread per rank): x{s['speedup_np2_vs_np1_one_thread']:.2f}; "
               f"with balanced batches x{s['speedup_np2_balanced_vs_np1_one_thread']:.2f}")
         print(f"  np=2 node-shared exchange vs message-passing ring: x{s['speedup_node_shared_vs_ring']:.2f}")
+        print(f"  np=2 own small-batch kernels vs OpenBLAS for every product: x{s['speedup_own_kernels_vs_openblas']:.2f}")
         if "torch_seconds_per_outer" in s:
             print(f"  PyTorch reference (tools/torch_cfgan.py, {CORES} threads): {s['torch_seconds_per_outer']:.3f} s per outer iteration")
     if "ml1m_memory" in summary:

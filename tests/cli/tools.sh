@@ -92,7 +92,7 @@ import csv, json, sys
 d = sys.argv[1]
 rows = list(csv.DictReader(open(f"{d}/bench.csv")))
 settings = sorted({r["setting"] for r in rows})
-assert len(settings) == 5 and {"np2-ring", "np2-t1", "np2-bal"} <= set(settings), settings
+assert len(settings) == 6 and {"np2-ring", "np2-t1", "np2-bal", "np2-openblas"} <= set(settings), settings
 for s in settings:
     ph = {r["phase"]: r for r in rows if r["setting"] == s}
     total = float(ph["total"]["seconds_max"])
@@ -101,12 +101,15 @@ for s in settings:
     for p in ("G forward", "G backward"):
         f = float(ph[p]["fraction_of_sgemm_rate"])
         assert 0 < f <= 1.5, (s, p, f)
+        f = float(ph[p]["fraction_of_kernel_rate"])  # the trainer's own kernels where it uses them
+        assert 0 < f <= 1.5, (s, p, f)
     if s.startswith("np2"):
         assert float(ph["allreduce"]["seconds_avg"]) > 0, s
 sm = json.load(open(f"{d}/summary.json"))["demo"]
 st = sm["settings"]
 assert abs(sm["speedup_node_shared_vs_ring"] - st["np2-ring"]["seconds_per_outer"] / st["np2-t1"]["seconds_per_outer"]) < 1e-9
 assert abs(sm["speedup_np2_balanced_vs_np1_one_thread"] - st["np1-t1"]["seconds_per_outer"] / st["np2-bal"]["seconds_per_outer"]) < 1e-9
+assert abs(sm["speedup_own_kernels_vs_openblas"] - st["np2-openblas"]["seconds_per_outer"] / st["np2-t1"]["seconds_per_outer"]) < 1e-9
 # the balanced setting really ran with another batch order: its metrics differ from np2-t1's
 strip = lambda m: {k: v for k, v in m.items() if k != "seconds"}
 assert strip(st["np2-bal"]["last"]) != strip(st["np2-t1"]["last"]), "np2-bal ran the reference batch order"
