@@ -179,9 +179,20 @@ INLINE OWN_TARGET void nt_tile(const int MR, const int NR, int K, const float *A
     for (int i = 0; i < MR; i++)
 #pragma GCC unroll 4
         for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();
-    for (int k = 0; k < K; k += 16) {
+    for (int k = 0; k < K; k += 16) { // whole vectors, then one masked (its 0·0 terms add nothing)
         const __mmask16 m = K - k >= 16 ? 0xffff : (__mmask16)((1u << (K - k)) - 1);
         __m512 b[4];
+        if (m == 0xffff) {
+#pragma GCC unroll 4
+            for (int j = 0; j < NR; j++) b[j] = _mm512_loadu_ps(B + j * ldb + k);
+#pragma GCC unroll 6
+            for (int i = 0; i < MR; i++) {
+                const __m512 a = _mm512_loadu_ps(A + i * lda + k);
+#pragma GCC unroll 4
+                for (int j = 0; j < NR; j++) acc[i][j] = _mm512_fmadd_ps(a, b[j], acc[i][j]);
+            }
+            continue;
+        }
 #pragma GCC unroll 4
         for (int j = 0; j < NR; j++) b[j] = load_mask(m, B + j * ldb + k);
 #pragma GCC unroll 6
