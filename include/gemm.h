@@ -2,7 +2,8 @@
 // A product of a small batch (a few dozen rows) with a weight matrix goes to cfgan's own AVX-512
 // kernels, which stream the weights from cache without packing them (OpenBLAS packs the whole
 // weight matrix on every call, which costs about as much as the product at 16 rows); every other
-// shape, and every CPU without AVX-512, goes to OpenBLAS's cblas_sgemm. Every call is recorded with
+// shape, every CPU without AVX-512 and every process with more than one BLAS thread (the own
+// kernels are single-threaded) goes to OpenBLAS's cblas_sgemm. Every call is recorded with
 // timer_gemm under its cblas shape.
 #ifndef CFGAN_GEMM_H
 #define CFGAN_GEMM_H
@@ -15,7 +16,7 @@ void gemm_nt(int M, int N, int K, const float *A, int lda, const float *B, int l
 void gemm_tn(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
 // Which products the own kernels take: "auto" (the small-batch shapes above, when the CPU has
-// AVX-512) or "openblas" (none). Returns 0 for an unknown name. Default: $CFGAN_GEMM, else "auto".
+// AVX-512 and OpenBLAS runs one thread) or "openblas" (none). Returns 0 for an unknown name. Default: $CFGAN_GEMM, else "auto".
 int gemm_select(const char *mode);
 // One line for run records: "own AVX-512 kernels for small batches, OpenBLAS otherwise" or similar.
 const char *gemm_choice(void);

@@ -56,6 +56,7 @@ static int compare(char op, int M, int N, int K, float beta, int pad, unsigned s
 }
 
 int main(void) {
+    openblas_set_num_threads(1); // the own kernels are used with one BLAS thread only
     if (!gemm_select("auto")) return 1;
     printf("# %s\n", gemm_choice());
     static const int Ms[] = {1, 2, 3, 5, 6, 7, 8, 9, 13, 16, 17, 33, 34, 64};
@@ -119,10 +120,13 @@ int main(void) {
         CHECK(bad == 0, "%d of %d entries differ", bad, IN * OUT);
         free(A), free(D), free(f), free(g0), free(g1);
     });
-    TEST("gemm: CFGAN_GEMM=openblas sends every product to OpenBLAS", {
+    TEST("gemm: CFGAN_GEMM=openblas, or several BLAS threads, send every product to OpenBLAS", {
         CHECK(gemm_select("openblas") && !gemm_is_own('n', 16, 943, 400), "nn still own");
         CHECK(!gemm_select("fast"), "an unknown mode was accepted");
         CHECK(gemm_select("auto"), "auto refused");
+        openblas_set_num_threads(2);
+        CHECK(!gemm_is_own('n', 16, 943, 400), "two BLAS threads: the single-threaded own kernel was still chosen");
+        openblas_set_num_threads(1);
     });
     return check_summary();
 }
