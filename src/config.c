@@ -137,7 +137,8 @@ static const Key KEYS[] = {
     {"run.negative_cache_mb", T_INT, OFF(negative_cache_mb), 0, 0, "256", 0, 1e7, NULL, F_RUNTIME,
      "memory for keeping each row's negative sets through an outer iteration (0 = redraw every step; same results)"},
     {"run.g_cache_mb", T_INT, OFF(g_cache_mb), 0, 0, "1024", 0, 1e7, NULL, F_RUNTIME,
-     "memory for G's outputs of this rank's rows, computed once per D phase (0 = per batch; same results)"},
+     "memory for G's outputs of this rank's rows, computed once per D phase (0 = per batch; the same results, bit "
+     "for bit with the own GEMM kernels, through OpenBLAS up to its blocking)"},
     {"run.shard_optimizer", T_BOOL, OFF(shard_optimizer), 0, 0, "true", 0, 0, NULL, F_RUNTIME,
      "with several ranks, each updates 1/np of the parameters (reduce-scatter, Adam, allgather) instead of all"},
     {"run.node_shared", T_BOOL, OFF(node_shared), 0, 0, "true", 0, 0, NULL, F_RUNTIME,

@@ -9,9 +9,11 @@
 //   tn  C += Aᵀ·B: the same tile (a weight gradient summed over the short batch), A read across;
 //   nt  C += A·Bᵀ: 6 rows of A against 4 rows of B, 16-lane partial dot products over k, each
 //                  added up in a fixed tree at the end.
-// Each output is a sum from zero over k in order with one fused multiply-add per term (nt: per
-// lane), then added to beta·C. So an output's bits do not depend on the tile, on how many rows are
-// in the call, or on which rank computes it -- and gemm_*_ref reproduce them with plain loops.
+// Each output is a sum from zero over k in order with one fused multiply-add per term (nt: in 16
+// strided lanes, then a fixed tree), then added to beta·C. So an output's bits do not depend on the
+// tile, on how many rows are in the call, or on which rank computes it -- and gemm_*_ref reproduce
+// them with plain loops. nn picks its kernel by the weights' size alone, so that holds for it at any
+// number of rows; nt and tn take batches of up to 64 rows.
 #include "gemm.h"
 
 #include <cblas.h>
@@ -21,10 +23,12 @@
 #include <string.h>
 
 #include "timer.h"
+#include "util.h"
 
 #define OWN_TARGET __attribute__((target("avx512f,fma")))
 #define INLINE static inline __attribute__((always_inline))
-#define MAX_SMALL 64     // batches up to this many rows go to the own kernels
+#define MAX_SMALL 64            // nt, tn: batches up to this many rows go to the own kernels
+#define MAX_NN_WEIGHTS (1 << 19) // nn: weight matrices up to 2 MiB (they stay in L2), any number of rows
 #define PREFETCH_ROWS 16 // nn: rows of B ahead (a row of k is 12 cycles of FMAs; L3 is ~100 away)
 
 static int g_mode = -1; // -1 not decided yet, 0 OpenBLAS only, 1 own kernels for small batches
@@ -51,7 +55,8 @@ int gemm_select(const char *mode) {
 static int own_enabled(void) {
     if (g_mode < 0) {
         const char *env = getenv("CFGAN_GEMM");
-        if (!env || !gemm_select(env)) g_mode = 1;
+        if (!env) g_mode = 1;
+        else if (!gemm_select(env)) die(EXIT_INPUT, "CFGAN_GEMM=%s: expected auto or openblas", env);
     }
     // the own kernels run on one thread: with several BLAS threads in the process OpenBLAS's threaded
     // sgemm wins (np=1 on 2 cores: G's backward pass 1.25 s with the own kernels, 0.9 s threaded)
@@ -66,13 +71,16 @@ const char *gemm_choice(void) {
         return !cpu_avx512()                     ? "OpenBLAS for every product (no AVX-512 on this CPU)"
                : openblas_get_num_threads() > 1 ? "OpenBLAS for every product (several BLAS threads)"
                                                 : "OpenBLAS for every product (CFGAN_GEMM=openblas)";
-    return "own AVX-512 kernels for batches of up to 64 rows, OpenBLAS for the rest (one BLAS thread)";
+    return "own AVX-512 kernels for products with weights up to 2 MiB and for batches of up to 64 rows, OpenBLAS "
+           "for the rest (one BLAS thread)";
 }
 
 int gemm_is_own(char op, int M, int N, int K) {
     if (!own_enabled() || M < 1 || N < 1 || K < 1) return 0;
     switch (op) {
-    case 'n': return M <= MAX_SMALL;
+    // nn decides on the weights alone, so a row's bits never depend on how many rows are computed
+    // with it (G's outputs for the D phase come in blocks of 256 rows, in the G step per batch)
+    case 'n': return (size_t)K * (size_t)N <= MAX_NN_WEIGHTS;
     case 't': return M <= MAX_SMALL && K >= 256; // short dot products lose to the lane sums
     case 'w': return K <= MAX_SMALL;
     }
@@ -97,9 +105,10 @@ INLINE OWN_TARGET void axb_tile(const int MR, const int NV, int K, const float *
     for (int k = 0; k < K; k++) {
         __m512 b[3];
         const float *bk = B + (size_t)k * ldb, *ak = A + (size_t)k * a_k;
+        const float *pf = k + PREFETCH_ROWS < K ? bk + PREFETCH_ROWS * ldb : bk; // stay inside B
 #pragma GCC unroll 3
         for (int v = 0; v < NV; v++) { // B's rows are far apart: the hardware prefetchers miss them
-            _mm_prefetch((const char *)(bk + PREFETCH_ROWS * ldb + 16 * v), _MM_HINT_T0);
+            _mm_prefetch((const char *)(pf + 16 * v), _MM_HINT_T0);
             b[v] = v == NV - 1 ? load_mask(last, bk + 16 * v) : _mm512_loadu_ps(bk + 16 * v);
         }
 #pragma GCC unroll 8
@@ -254,19 +263,19 @@ static OWN_TARGET void nt_own(int M, int N, int K, const float *A, size_t lda, c
 
 void gemm_nn(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     timer_gemm(M, N, K, 0, 0);
-    if (gemm_is_own('n', M, N, K)) nn_own(M, N, K, A, (size_t)lda, B, (size_t)ldb, beta, C, (size_t)ldc);
+    if ((beta == 0.0f || beta == 1.0f) && gemm_is_own('n', M, N, K)) nn_own(M, N, K, A, (size_t)lda, B, (size_t)ldb, beta, C, (size_t)ldc);
     else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
 
 void gemm_nt(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     timer_gemm(M, N, K, 0, 1);
-    if (gemm_is_own('t', M, N, K)) nt_own(M, N, K, A, (size_t)lda, B, (size_t)ldb, beta, C, (size_t)ldc);
+    if ((beta == 0.0f || beta == 1.0f) && gemm_is_own('t', M, N, K)) nt_own(M, N, K, A, (size_t)lda, B, (size_t)ldb, beta, C, (size_t)ldc);
     else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
 
 void gemm_tn(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     timer_gemm(M, N, K, 1, 0);
-    if (gemm_is_own('w', M, N, K)) tn_own(M, N, K, A, (size_t)lda, B, (size_t)ldb, beta, C, (size_t)ldc);
+    if ((beta == 0.0f || beta == 1.0f) && gemm_is_own('w', M, N, K)) tn_own(M, N, K, A, (size_t)lda, B, (size_t)ldb, beta, C, (size_t)ldc);
     else cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
 

@@ -7,6 +7,7 @@
 #include "blas.h"
 #include "commands.h"
 #include "config.h"
+#include "gemm.h"
 #include "par.h"
 #include "util.h"
 #include "version.h"
@@ -41,6 +42,7 @@ static int finish(int status) {
 
 int main(int argc, char **argv) {
     blas_autoselect(argv); // may re-execute this program once, before MPI starts
+    (void)gemm_choice();   // checks CFGAN_GEMM before anything is read or written
     par_init(&argc, &argv);
     int status = 0;
     if (argc < 2) {

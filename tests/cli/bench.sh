@@ -28,3 +28,13 @@ then ok "bench: bench-adam prints the time per parameter at each size"; else not
 
 expect_input_error "bench: bench-adam refuses a bad count" "bench-adam: '3' is not a count" "$CFGAN" bench-adam 3
 expect_input_error "bench: bench-gemm refuses a bad shape" "bench-gemm: '1,2' is not M,N,K,TA,TB" "$CFGAN" bench-gemm 1,2
+expect_input_error "bench: an unknown CFGAN_GEMM is refused at start" "CFGAN_GEMM=blas: expected auto or openblas" \
+  env CFGAN_GEMM=blas "$CFGAN" bench-gemm 16,16,16,0,0
+
+# the kernel each shape went to, as the trainer would choose it (own: AVX-512 and one BLAS thread)
+own=$(OPENBLAS_NUM_THREADS=1 "$CFGAN" bench-gemm 16,943,400,0,0 --seconds 0.02 2>/dev/null | tail -1)
+ob=$(CFGAN_GEMM=openblas OPENBLAS_NUM_THREADS=1 "$CFGAN" bench-gemm 16,943,400,0,0 --seconds 0.02 2>/dev/null | tail -1)
+if grep -q avx512f /proc/cpuinfo; then want=own; else want=openblas; fi
+if [[ $own == *"\"kernel\": \"$want\""* && $ob == *'"kernel": "openblas"'* ]]
+then ok "bench: bench-gemm names the kernel (own on AVX-512 with one BLAS thread; CFGAN_GEMM=openblas: OpenBLAS)"
+else not_ok "bench: bench-gemm kernel" "$own / $ob"; fi
