@@ -27,11 +27,11 @@
 
 #define OWN_TARGET __attribute__((target("avx512f,fma")))
 #define INLINE static inline __attribute__((always_inline))
-#define MAX_SMALL 64            // nt, tn: batches up to this many rows go to the own kernels
+#define MAX_SMALL 64             // nt, tn: batches up to this many rows go to the own kernels
 #define MAX_NN_WEIGHTS (1 << 19) // nn: weight matrices up to 2 MiB (they stay in L2), any number of rows
-#define PREFETCH_ROWS 16 // nn: rows of B ahead (a row of k is 12 cycles of FMAs; L3 is ~100 away)
+#define PREFETCH_ROWS 16         // nn, tn: rows of B ahead (a row is 12 cycles of FMAs; L3 ~100 away)
 
-static int g_mode = -1; // -1 not decided yet, 0 OpenBLAS only, 1 own kernels for small batches
+static int g_mode = -1; // -1 not decided yet, 0 OpenBLAS only, 1 own kernels where they are faster
 static int g_avx512 = -1;
 
 static int cpu_avx512(void) {

@@ -23,13 +23,16 @@ static void usage(FILE *fp) {
             "  synth             write a synthetic dataset (--users, --items, --interactions, --out)\n"
             "  recommend CKPT    top-N items for users from a trained checkpoint (--user ID or --users FILE)\n"
             "  baseline CONFIG   TopPop, ItemKNN or EASE^R (--model) on the same split and evaluator\n"
-            "  bench-gemm SHAPES sgemm GFLOP/s at given shapes (used by make bench)\n"
+            "  bench-gemm SHAPES the trainer's GEMM GFLOP/s at given shapes (used by make bench)\n"
             "  bench-adam N...   the Adam update's time per parameter at N parameters\n"
             "  help config       every config key: type, default, range and meaning\n"
             "  version           print the version\n\n"
             "Every command takes --help. Config-taking commands accept --set section.key=value (repeatable)\n"
             "and --data-root DIR (else $CFGAN_DATA, else data/). Exit status: 0 ok, 1 runtime failure,\n"
-            "2 bad command line, config or data (nothing was written), 3 numerical failure, 4 preempted.\n",
+            "2 bad command line, config or data (nothing was written), 3 numerical failure, 4 preempted.\n"
+            "Environment: OPENBLAS_NUM_THREADS (BLAS threads per process), OPENBLAS_CORETYPE and\n"
+            "CFGAN_BLAS_AUTOFIX=0 (OpenBLAS's kernels), CFGAN_GEMM=auto|openblas (cfgan's own AVX-512 kernels\n"
+            "for small batches with one BLAS thread, or OpenBLAS for every product).\n",
             cfgan_version());
 }
 
