@@ -87,7 +87,7 @@ int gemm_is_own(char op, int M, int N, int K) {
     return 0;
 }
 
-#ifndef CFGAN_GEMM_BLAS_ONLY // the fuzz build leaves the kernels out (clang's coverage build of them takes minutes)
+#ifndef CFGAN_GEMM_BLAS_ONLY // the fuzz build leaves the kernels out (clang takes minutes over them)
 
 // ---- nn and tn: C (M, N) = beta·C + op(A) · B (K, N) ------------------------------------------
 // op(A)[i][k] = A[i·a_row + k·a_k]: nn has (lda, 1), tn (1, lda).
