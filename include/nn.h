@@ -105,8 +105,8 @@ void adam_update_summed(Mlp *self, size_t lo, size_t hi, float *const *parts, in
 // B·(IN + OUT) floats against IN·OUT, so the optimizer can form any rows of dW block by block in
 // cache and update them at once: no gradient buffer is written, exchanged, summed or cleared. The
 // sums are the ones the buffered path adds (each part from zero, then the parts in order): the same
-// bits for a sparse input; for a dense one sgemm may round a band of the matrix differently from
-// the whole in the last bit.
+// bits for a sparse input, and for a dense one with the own GEMM kernels (gemm.h); through OpenBLAS
+// sgemm may round a band of the matrix differently from the whole in the last bit.
 typedef struct {
     int n_parts;
     const int *B;               // (n_parts) rows of each part (0: none)

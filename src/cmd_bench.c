@@ -17,9 +17,10 @@ static void bench_help(void) {
     printf("usage: cfgan bench-gemm M,N,K,TA,TB [M,N,K,TA,TB ...] [--seconds S]\n\n"
            "Time the trainer's GEMM (row-major, C += op(A)·op(B), TA/TB = 1 for transposed) at each shape for\n"
            "about S seconds (default 0.3) and print one JSON object per shape with its GFLOP/s and the kernel\n"
-           "that ran it: \"own\" (cfgan's AVX-512 kernels, batches of up to 64 rows) or \"openblas\" (cblas_sgemm;\n"
-           "CFGAN_GEMM=openblas sends every shape there). Threads: OpenBLAS's (OPENBLAS_NUM_THREADS). The\n"
-           "OpenBLAS kernels are chosen as for `cfgan train`.\n");
+           "that ran it: \"own\" (cfgan's AVX-512 kernels: A·B with weights up to 2 MiB, the others for\n"
+           "batches of up to 64 rows; one BLAS thread) or \"openblas\" (cblas_sgemm; CFGAN_GEMM=openblas sends\n"
+           "every shape there). Threads: OpenBLAS's (OPENBLAS_NUM_THREADS). The OpenBLAS kernels are chosen\n"
+           "as for `cfgan train`.\n");
 }
 
 int cmd_bench_gemm(int argc, char **argv) {

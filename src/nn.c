@@ -367,42 +367,33 @@ void adam_range_summed(Mlp *self, size_t lo, size_t hi, float *const *grads, int
 // over all the rows; sgemm may block a band differently from the whole matrix: equal up to the last bit.
 static void adam_rows_dense(Mlp *self, int l, int k0, int k1, const LayerFactors *f, float lr_t, float beta1,
                             float beta2, float eps, float reg) {
-    const int IN = self->dims[l], OUT = self->dims[l + 1], rows = k1 - k0;
+    const int IN = self->dims[l], OUT = self->dims[l + 1];
     float *acc = self->block;
     int own = 1;
     for (int r = 0; r < f->n_parts; r++) own &= f->B[r] == 0 || gemm_is_own('w', 1, OUT, f->B[r]);
-    if (own) {
-        const int step = (int)(self->n_block / (size_t)OUT); // >= 16 rows (mlp_factor_block)
-        for (int k = k0; k < k1; k += step) {
-            const int n = k1 - k < step ? k1 - k : step;
+    // the block: `step` rows by `band` columns, both >= 16 (mlp_factor_block)
+    const int step = own ? (int)(self->n_block / (size_t)OUT) : k1 - k0;
+    const int band = own ? OUT : (int)(self->n_block / (size_t)(k1 - k0));
+    for (int k = k0; k < k1; k += step) {
+        const int n = k1 - k < step ? k1 - k : step;
+        for (int j = 0; j < OUT; j += band) {
+            const int cols = OUT - j < band ? OUT - j : band;
             int first = 1;
             for (int r = 0; r < f->n_parts; r++) {
                 if (f->B[r] == 0) continue;
                 // block = [block +] Xᵀ·dY over part r's rows
-                gemm_tn(n, OUT, f->B[r], f->in[r] + k, IN, f->dout[r], OUT, first ? 0.0f : 1.0f, acc, OUT);
+                gemm_tn(n, cols, f->B[r], f->in[r] + k, IN, f->dout[r] + j, OUT, first ? 0.0f : 1.0f, acc, cols);
                 first = 0;
             }
-            if (first) memset(acc, 0, (size_t)n * OUT * sizeof(float));
-            const size_t o = self->w_off[l] + (size_t)k * OUT;
-            adam_kernel(self->params + o, acc, self->m + o, self->v + o, (size_t)n * OUT, lr_t, beta1, beta2, eps, reg);
-        }
-        return;
-    }
-    const size_t band = self->n_block / (size_t)rows; // >= 16 (mlp_factor_block)
-    for (size_t j = 0; j < (size_t)OUT; j += band) {
-        const int cols = (int)((size_t)OUT - j < band ? (size_t)OUT - j : band);
-        int first = 1;
-        for (int r = 0; r < f->n_parts; r++) {
-            if (f->B[r] == 0) continue;
-            // band = [band +] Xᵀ·dY over part r's rows
-            gemm_tn(rows, cols, f->B[r], f->in[r] + k0, IN, f->dout[r] + j, OUT, first ? 0.0f : 1.0f, acc, cols);
-            first = 0;
-        }
-        if (first) memset(acc, 0, (size_t)rows * (size_t)cols * sizeof(float));
-        for (int i = 0; i < rows; i++) {
-            const size_t o = self->w_off[l] + (size_t)(k0 + i) * OUT + j;
-            adam_kernel(self->params + o, acc + (size_t)i * cols, self->m + o, self->v + o, (size_t)cols, lr_t, beta1,
-                        beta2, eps, reg);
+            if (first) memset(acc, 0, (size_t)n * (size_t)cols * sizeof(float));
+            const size_t o = self->w_off[l] + (size_t)k * OUT + (size_t)j;
+            if (cols == OUT) // whole rows: one contiguous run
+                adam_kernel(self->params + o, acc, self->m + o, self->v + o, (size_t)n * OUT, lr_t, beta1, beta2, eps,
+                            reg);
+            else
+                for (int i = 0; i < n; i++)
+                    adam_kernel(self->params + o + (size_t)i * OUT, acc + (size_t)i * cols, self->m + o + (size_t)i * OUT,
+                                self->v + o + (size_t)i * OUT, (size_t)cols, lr_t, beta1, beta2, eps, reg);
         }
     }
 }
