@@ -76,6 +76,7 @@ typedef struct {
     int g_cache_mb;                   // MB for G's outputs kept through a D phase; 0 = recompute per batch
     int shard_optimizer;              // np > 1: reduce-scatter gradients, update a slice, allgather parameters
     int node_shared;                  // sharded, one node: gradients and parameters in node-shared memory
+    int split_hidden;                 // node-shared, one hidden layer: G split by hidden units across ranks
 
     // resolved by config_finish
     char path[CFG_STR_MAX];           // config file as given

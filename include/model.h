@@ -46,6 +46,9 @@ typedef struct {
     uint64_t *cache_zr;    // (rows, words) columns of Z_r
     int g_factored;        // 1: the G step adds no weight gradients of G (biases only); the
                            // optimizer forms them from g_h, dg_h and the batch (adam_rows_factored)
+    int g_split;           // 1: G's hidden units are split across ranks (run.split_hidden): the trainer
+                           // writes G(e) into cfgan_g_output before the G step, which then stops at
+                           // G's output gradient (and that layer's bias gradient)
 } Cfgan;
 
 // A mini-batch as one rank sees it: the rows it owns, their training vectors, the outer iteration.
@@ -91,6 +94,8 @@ void cfgan_g_step(Cfgan *self, const Batch *b, float scale, StepStats *st);
 // Let the G step write the gradient at G's output (max_batch x n_cols) into buf instead of the
 // model's own workspace (NULL: back to its own).
 void cfgan_g_output_grad_buffer(Cfgan *self, float *buf);
+// G's output rows of the current batch (max_batch x n_cols): written by the G step's forward.
+float *cfgan_g_output(Cfgan *self);
 void cfgan_generate(Cfgan *self, int B, const int64_t *ptr, const int32_t *col, float *out);
 
 // Draw the exact-size subset of a row's unobserved columns: floor(|U|·ratio) columns of

@@ -63,6 +63,9 @@ typedef struct {
 
 // out (B, OUT) (+)= X · w: accumulate=0 writes b + X·w (b may be NULL for 0), accumulate=1 adds X·w.
 void sparse_forward(float *out, const SparseBatch *x, const float *w, const float *b, int OUT, int accumulate);
+// The same with W's rows ldw floats apart (a block of columns of a wider matrix).
+void sparse_forward_ld(float *out, const SparseBatch *x, const float *w, size_t ldw, const float *b, int OUT,
+                       int accumulate);
 // dw += Xᵀ·dout (rows of w touched by the nonzeros only)
 void sparse_backward_w(float *dw, const float *dout, const SparseBatch *x, int OUT);
 // Plain row-by-row loops adding the same terms in the same order (tests expect identical bits).
@@ -113,12 +116,19 @@ typedef struct {
     const float *const *in;     // (n_parts) B[r] x IN: the layer's dense input, or NULL when x is given
     const SparseBatch *x;       // (n_parts) the layer's sparse 0/1 input rows, or NULL
     const float *const *dout;   // (n_parts) B[r] x OUT: the gradient at the layer's pre-activation
+    // zero for whole layers; a rank that owns a slice of the hidden units (run.split_hidden) has
+    // factors for its slice only:
+    int ld_in, k_base;          // dense: in[r] has row stride ld_in and holds W's rows from k_base
+    int col_lo, col_hi, ld_dout; // sparse: columns [col_lo, col_hi) of W's rows; dout rows that wide, stride ld_dout
 } LayerFactors;
 
 // Count an update and return its bias-corrected rate (one call per step, before the ranges below).
 float adam_step_rate(Mlp *self, float lr, float beta1, float beta2);
 // Adam on [lo, hi) with the gradient Σ_r grads[r][i] (whole-network buffers, summed in the order
 // given; every entry read is left at zero).
+// Adam on [lo, hi) with the gradient at grad (hi - lo floats, left at zero).
+void adam_range(Mlp *self, size_t lo, size_t hi, float *grad, float lr_t, float beta1, float beta2, float eps,
+                float reg);
 void adam_range_summed(Mlp *self, size_t lo, size_t hi, float *const *grads, int n_parts, float lr_t, float beta1,
                        float beta2, float eps, float reg);
 // Adam on rows [row_lo, row_hi) of W_l with their gradient formed from f. scratch: (n_parts ·

@@ -435,7 +435,7 @@ void cfgan_g_step(Cfgan *self, const Batch *b, float scale, StepStats *st) {
     const int B = b->B, n = self->n_cols, Ld = self->d.n_layers, Lg = g->n_layers;
     zero_dacts(self, B);
     timer_start(T_G_FWD);
-    g_forward(self, &e, NULL);
+    if (!self->g_split) g_forward(self, &e, NULL); // split: the trainer wrote G(e) (cfgan_g_output)
     make_fake(self, B);
     timer_stop(T_G_FWD);
     timer_start(T_D_FWD);
@@ -464,6 +464,12 @@ void cfgan_g_step(Cfgan *self, const Batch *b, float scale, StepStats *st) {
         for (int i = 0; i < B; i++)
             select_bits(dy + (size_t)i * n, self->dx_fake + (size_t)i * n, self->k_bits + i * words, n);
     }
+    if (self->g_split) { // the trainer takes G's backward from its output gradient
+        act_backward(dy, y, (size_t)B * n, g->act[Lg - 1]);
+        bias_grad_add(mlp_db(g, Lg - 1), dy, B, n);
+        timer_stop(T_G_BWD);
+        return;
+    }
     for (int l = Lg - 1; l >= 1; l--) {
         act_backward(self->dg_h[l], self->g_h[l], (size_t)B * g->dims[l + 1], g->act[l]);
         float *dw = self->g_factored ? NULL : mlp_dw(g, l); // factored: the optimizer forms dW
@@ -476,6 +482,8 @@ void cfgan_g_step(Cfgan *self, const Batch *b, float scale, StepStats *st) {
     if (!self->g_factored) sparse_backward_w(mlp_dw(g, 0), self->dg_h[0], &e, H); // dW0 += eᵀ·dH0
     timer_stop(T_G_BWD);
 }
+
+float *cfgan_g_output(Cfgan *self) { return g_out(self); }
 
 void cfgan_g_output_grad_buffer(Cfgan *self, float *buf) {
     float **dy = &self->dg_h[self->g.n_layers - 1];

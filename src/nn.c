@@ -141,6 +141,11 @@ HOT_LOOP static void gather_tile(float *restrict y, const float *restrict w, siz
 }
 
 void sparse_forward(float *out, const SparseBatch *x, const float *w, const float *b, int OUT, int accumulate) {
+    sparse_forward_ld(out, x, w, (size_t)OUT, b, OUT, accumulate);
+}
+
+void sparse_forward_ld(float *out, const SparseBatch *x, const float *w, size_t ldw, const float *b, int OUT,
+                       int accumulate) {
     timer_flops(1.0 * (double)(x->ptr[x->B] - x->ptr[0]) * OUT);
     if (!accumulate)
         for (int i = 0; i < x->B; i++) {
@@ -156,15 +161,15 @@ void sparse_forward(float *out, const SparseBatch *x, const float *w, const floa
             const int64_t n = x->ptr[i + 1] - x->ptr[i];
             float *y = out + (size_t)i * OUT;
             if (width == SP_TILE) {
-                gather_tile(y + c, w + c, (size_t)OUT, idx, n);
+                gather_tile(y + c, w + c, ldw, idx, n);
             } else if (OUT >= SP_TILE) {
                 // the last tile: a full-width tile ending at OUT, of which only the new columns are kept
                 float tmp[SP_TILE];
                 memcpy(tmp, y + OUT - SP_TILE, sizeof tmp);
-                gather_tile(tmp, w + OUT - SP_TILE, (size_t)OUT, idx, n);
+                gather_tile(tmp, w + OUT - SP_TILE, ldw, idx, n);
                 memcpy(y + c, tmp + SP_TILE - width, (size_t)width * sizeof(float));
             } else {
-                for (int64_t k = 0; k < n; k++) vec_add(y, w + (size_t)idx[k] * OUT, (size_t)OUT);
+                for (int64_t k = 0; k < n; k++) vec_add(y, w + (size_t)idx[k] * ldw, (size_t)OUT);
             }
         }
     }
@@ -354,6 +359,11 @@ void adam_update_summed(Mlp *self, size_t lo, size_t hi, float *const *parts, in
     if (lo < hi) adam_chunks_summed(self, lo, hi, lo, parts, n_parts, lr_t, beta1, beta2, eps, reg);
 }
 
+void adam_range(Mlp *self, size_t lo, size_t hi, float *grad, float lr_t, float beta1, float beta2, float eps,
+                float reg) {
+    if (lo < hi) adam_kernel(self->params + lo, grad, self->m + lo, self->v + lo, hi - lo, lr_t, beta1, beta2, eps, reg);
+}
+
 void adam_range_summed(Mlp *self, size_t lo, size_t hi, float *const *grads, int n_parts, float lr_t, float beta1,
                        float beta2, float eps, float reg) {
     if (lo < hi) adam_chunks_summed(self, lo, hi, 0, grads, n_parts, lr_t, beta1, beta2, eps, reg);
@@ -367,7 +377,8 @@ void adam_range_summed(Mlp *self, size_t lo, size_t hi, float *const *grads, int
 // over all the rows; sgemm may block a band differently from the whole matrix: equal up to the last bit.
 static void adam_rows_dense(Mlp *self, int l, int k0, int k1, const LayerFactors *f, float lr_t, float beta1,
                             float beta2, float eps, float reg) {
-    const int IN = self->dims[l], OUT = self->dims[l + 1];
+    const int OUT = self->dims[l + 1];
+    const int IN = f->ld_in ? f->ld_in : self->dims[l]; // the factors' row stride
     float *acc = self->block;
     int own = 1;
     for (int r = 0; r < f->n_parts; r++) own &= f->B[r] == 0 || gemm_is_own('w', 1, OUT, f->B[r]);
@@ -382,7 +393,8 @@ static void adam_rows_dense(Mlp *self, int l, int k0, int k1, const LayerFactors
             for (int r = 0; r < f->n_parts; r++) {
                 if (f->B[r] == 0) continue;
                 // block = [block +] Xᵀ·dY over part r's rows
-                gemm_tn(n, cols, f->B[r], f->in[r] + k, IN, f->dout[r] + j, OUT, first ? 0.0f : 1.0f, acc, cols);
+                gemm_tn(n, cols, f->B[r], f->in[r] + (k - f->k_base), IN, f->dout[r] + j, OUT, first ? 0.0f : 1.0f,
+                        acc, cols);
                 first = 0;
             }
             if (first) memset(acc, 0, (size_t)n * (size_t)cols * sizeof(float));
@@ -404,6 +416,9 @@ static void adam_rows_dense(Mlp *self, int l, int k0, int k1, const LayerFactors
 static void adam_rows_sparse(Mlp *self, int l, int k0, int k1, const LayerFactors *f, int32_t *scratch, float lr_t,
                              float beta1, float beta2, float eps, float reg) {
     const int OUT = self->dims[l + 1], rows = k1 - k0;
+    // columns [c0, c0 + W) of the rows; the factors' rows hold those columns only (stride ldd)
+    const int c0 = f->col_lo, W = f->col_hi > f->col_lo ? f->col_hi - f->col_lo : OUT;
+    const size_t ldd = f->ld_dout ? (size_t)f->ld_dout : (size_t)OUT;
     // start[r][k] .. start[r][k + 1]: the positions in list of part r's rows that hold column k0 + k
     int32_t *start = scratch, *list = scratch + (size_t)f->n_parts * (rows + 1);
     int32_t base = 0;
@@ -424,17 +439,17 @@ static void adam_rows_sparse(Mlp *self, int l, int k0, int k1, const LayerFactor
     }
     float *acc = self->block, *part = self->block + OUT;
     for (int k = 0; k < rows; k++) {
-        memset(acc, 0, (size_t)OUT * sizeof(float));
+        memset(acc, 0, (size_t)W * sizeof(float));
         for (int r = 0; r < f->n_parts; r++) {
             const int32_t *st = start + (size_t)r * (rows + 1);
             if (r > 0 && st[k] == st[k + 1]) continue; // adding +0 changes nothing (acc is never -0)
             float *sum = r == 0 ? acc : part;
-            if (r > 0) memset(part, 0, (size_t)OUT * sizeof(float));
-            for (int32_t q = st[k]; q < st[k + 1]; q++) vec_add(sum, f->dout[r] + (size_t)list[q] * OUT, (size_t)OUT);
-            if (r > 0) vec_add(acc, part, (size_t)OUT);
+            if (r > 0) memset(part, 0, (size_t)W * sizeof(float));
+            for (int32_t q = st[k]; q < st[k + 1]; q++) vec_add(sum, f->dout[r] + (size_t)list[q] * ldd, (size_t)W);
+            if (r > 0) vec_add(acc, part, (size_t)W);
         }
-        const size_t o = self->w_off[l] + (size_t)(k0 + k) * OUT;
-        adam_kernel(self->params + o, acc, self->m + o, self->v + o, (size_t)OUT, lr_t, beta1, beta2, eps, reg);
+        const size_t o = self->w_off[l] + (size_t)(k0 + k) * OUT + (size_t)c0;
+        adam_kernel(self->params + o, acc, self->m + o, self->v + o, (size_t)W, lr_t, beta1, beta2, eps, reg);
     }
 }
 

@@ -26,6 +26,7 @@
 #include "ckpt.h"
 #include "data.h"
 #include "eval.h"
+#include "gemm.h"
 #include "model.h"
 #include "par.h"
 #include "rng.h"
@@ -84,6 +85,17 @@ typedef struct {
     const float **f_in, **f_dout; // (layers x np) inputs and output gradients of G's layers, in the windows
     int64_t b_col_cap;     // columns the batch buffer holds
     int *in_split;         // (np + 1) rank r owns rows [in_split[r], in_split[r + 1]) of G's first layer
+    // run.split_hidden (G with one hidden layer): rank r owns G's hidden units [hid_lo, hid_hi) --
+    // those columns of the first weight matrix, those rows of the second -- and computes them for
+    // every rank's batch rows; its partial output goes through its window (FH_PART)
+    int split;
+    int hid_lo, hid_hi;
+    int *x_off;            // (np + 1) rank r's rows are rows [x_off[r], x_off[r + 1]) of the whole batch
+    int64_t *x_ptr;        // the whole batch's training columns (a private copy, rank order)
+    int32_t *x_col;
+    float *hid, *dhid;     // (g_batch, hid_hi - hid_lo) this rank's hidden units and their gradient, all rows
+    float *dbias;          // (hid_hi - hid_lo) their bias gradient
+    const float **split_dout; // (np) each rank's rows of dhid
     int max_batch;         // largest training mini-batch
     int eval_block;        // rows scored at once
     int32_t *perm;         // (n_rows) batch order of the current pass
@@ -308,8 +320,10 @@ static void refresh_g_cache(Trainer *t) {
 // offsets of the sections), then the batch's row starts (int64) and columns (int32), and for every
 // layer l of G its output gradient dg_h[l] and, for l >= 1, its input g_h[l - 1], each for up to
 // max rows.
-enum { FH_B, FH_CAP, FH_PTR, FH_COL, FH_DOUT, FH_IN = FH_DOUT + NN_MAX_LAYERS, FH_WORDS = 64 };
-_Static_assert(FH_IN + NN_MAX_LAYERS <= FH_WORDS, "factor window header");
+// With run.split_hidden it also holds the rank's partial G output for the whole batch (FH_PART).
+enum { FH_B, FH_CAP, FH_PTR, FH_COL, FH_DOUT, FH_IN = FH_DOUT + NN_MAX_LAYERS, FH_PART = FH_IN + NN_MAX_LAYERS,
+       FH_WORDS = 64 };
+_Static_assert(FH_PART < FH_WORDS, "factor window header");
 
 static uint64_t *fwin_head(float *w) { return (uint64_t *)(void *)w; }
 
@@ -321,7 +335,8 @@ static void owned(int n, int r, int np, int *lo, int *hi) {
 // This rank's rows of G's weight matrix l: the first layer's by expected work (split_first_layer),
 // the others evenly.
 static void owned_rows(const Trainer *t, int l, int r, int *lo, int *hi) {
-    if (l == 0) *lo = t->in_split[r], *hi = t->in_split[r + 1];
+    if (l == 0 && t->split) *lo = 0, *hi = t->model.g.dims[0]; // every row, the rank's columns
+    else if (l == 0) *lo = t->in_split[r], *hi = t->in_split[r + 1];
     else owned(t->model.g.dims[l], r, par_size(), lo, hi);
 }
 
@@ -356,6 +371,9 @@ static void setup_factors(Trainer *t) {
     const Mlp *g = &t->model.g;
     const int np = par_size(), L = g->n_layers;
     const size_t rows = (size_t)(t->cfg->g_batch < t->ds.n_local_rows ? t->cfg->g_batch : t->ds.n_local_rows);
+    const size_t all_rows = (size_t)(t->cfg->g_batch < t->ds.n_rows ? t->cfg->g_batch : t->ds.n_rows);
+    // split by hidden units when every rank gets at least 16 of them
+    t->split = t->cfg->split_hidden && L == 2 && g->dims[1] / np >= 16;
     uint64_t head[FH_WORDS] = {0};
     size_t n = FH_WORDS * 2; // floats
 #define SECTION(field, floats) (head[field] = n, n += ((floats) + 15) / 16 * 16)
@@ -363,6 +381,7 @@ static void setup_factors(Trainer *t) {
     SECTION(FH_COL, (size_t)t->b_col_cap);
     for (int l = 0; l < L; l++) SECTION(FH_DOUT + l, rows * (size_t)g->dims[l + 1]);
     for (int l = 1; l < L; l++) SECTION(FH_IN + l, rows * (size_t)g->dims[l]);
+    if (t->split) SECTION(FH_PART, all_rows * (size_t)g->dims[L]);
 #undef SECTION
     head[FH_CAP] = (uint64_t)t->b_col_cap;
     t->fwin = xmalloc((size_t)np * sizeof *t->fwin);
@@ -396,12 +415,23 @@ static void setup_factors(Trainer *t) {
     // the G step writes its output gradient (B x n, the largest factor) straight into the window
     cfgan_g_output_grad_buffer(&t->model, t->fwin[par_rank()] + head[FH_DOUT + L - 1]);
     t->model.g_factored = 1;
+    if (!t->split) return;
+    owned(g->dims[1], par_rank(), np, &t->hid_lo, &t->hid_hi);
+    const size_t hw = (size_t)(t->hid_hi - t->hid_lo);
+    t->x_off = xcalloc((size_t)np + 1, sizeof *t->x_off);
+    t->x_ptr = xmalloc((all_rows + 1) * sizeof *t->x_ptr);
+    t->x_col = xmalloc((cols ? cols : 1) * sizeof *t->x_col);
+    t->hid = xmalloc(all_rows * hw * sizeof *t->hid);
+    t->dhid = xmalloc(all_rows * hw * sizeof *t->dhid);
+    t->dbias = xcalloc(hw, sizeof *t->dbias);
+    t->split_dout = xmalloc((size_t)np * sizeof *t->split_dout);
+    t->model.g_split = 1;
+    info("G split by hidden units: this rank owns %d of %d (run.split_hidden)", t->hid_hi - t->hid_lo, g->dims[1]);
 }
 
 // Copy this G step's batch and G's layer outputs and gradients into this rank's window (the
 // exchange's barrier makes them visible; the next step writes after the barrier that ends this one).
-static void publish_factors(Trainer *t, const Batch *b) {
-    const Mlp *g = &t->model.g;
+static void publish_batch(Trainer *t, const Batch *b) {
     float *w = t->fwin[par_rank()];
     uint64_t *head = fwin_head(w);
     const int64_t nnz = b->ptr[b->B] - b->ptr[0];
@@ -409,6 +439,13 @@ static void publish_factors(Trainer *t, const Batch *b) {
     int64_t *ptr = (int64_t *)(void *)(w + head[FH_PTR]);
     for (int i = 0; i <= b->B; i++) ptr[i] = b->ptr[i] - b->ptr[0];
     memcpy(w + head[FH_COL], b->col + b->ptr[0], (size_t)nnz * sizeof *b->col);
+}
+
+static void publish_factors(Trainer *t, const Batch *b) {
+    const Mlp *g = &t->model.g;
+    float *w = t->fwin[par_rank()];
+    uint64_t *head = fwin_head(w);
+    publish_batch(t, b);
     for (int l = 0; l + 1 < g->n_layers; l++) // the last one is there already (setup_factors)
         memcpy(w + head[FH_DOUT + l], t->model.dg_h[l], (size_t)b->B * g->dims[l + 1] * sizeof(float));
     for (int l = 1; l < g->n_layers; l++)
@@ -425,8 +462,8 @@ static void g_update_factored(Trainer *t, float lr, float reg) {
     for (int r = 0; r < np; r++) t->f_x[r].B = t->f_B[r] = (int)fwin_head(t->fwin[r])[FH_B];
     const float lr_t = adam_step_rate(g, lr, b1, b2);
     for (int l = 0; l < L; l++) {
-        LayerFactors f = {np, t->f_B, l ? t->f_in + (size_t)l * np : NULL, l ? NULL : t->f_x,
-                          t->f_dout + (size_t)l * np};
+        LayerFactors f = {.n_parts = np, .B = t->f_B, .in = l ? t->f_in + (size_t)l * np : NULL,
+                          .x = l ? NULL : t->f_x, .dout = t->f_dout + (size_t)l * np};
         int lo, hi;
         owned_rows(t, l, me, &lo, &hi);
         adam_rows_factored(g, l, lo, hi, &f, t->fscratch, lr_t, b1, b2, eps, reg);
@@ -434,6 +471,91 @@ static void g_update_factored(Trainer *t, float lr, float reg) {
         adam_range_summed(g, g->b_off[l] + (size_t)lo, g->b_off[l] + (size_t)hi, t->g_grad_base, np, lr_t, b1, b2,
                           eps, reg);
     }
+}
+
+// run.split_hidden, G's forward for this step: every rank's batch through this rank's hidden units,
+// their partial output for the whole batch into the window; then G(e) of this rank's rows is the
+// output bias plus the ranks' partial outputs added in rank order. Collective (two syncs): every
+// rank calls it for every G step, with or without rows in the batch.
+static void split_forward(Trainer *t, const Batch *b) {
+    const Mlp *g = &t->model.g;
+    const int np = par_size(), me = par_rank(), H = g->dims[1], n = g->dims[2];
+    const int lo = t->hid_lo, hw = t->hid_hi - t->hid_lo;
+    timer_start(T_ALLREDUCE);
+    publish_batch(t, b);
+    par_node_sync(); // every rank's batch is visible
+    timer_stop(T_ALLREDUCE);
+    timer_start(T_G_FWD);
+    // a private copy of the whole batch (a rank may refill its window once this step's syncs are past)
+    int rows = 0;
+    int64_t nnz = 0;
+    t->x_ptr[0] = 0;
+    for (int r = 0; r < np; r++) {
+        const float *w = t->fwin[r];
+        const uint64_t *h = fwin_head(t->fwin[r]);
+        const int Br = (int)h[FH_B];
+        const int64_t *ptr = (const int64_t *)(const void *)(w + h[FH_PTR]);
+        memcpy(t->x_col + nnz, (const int32_t *)(const void *)(w + h[FH_COL]), (size_t)ptr[Br] * sizeof *t->x_col);
+        for (int i = 1; i <= Br; i++) t->x_ptr[rows + i] = nnz + ptr[i];
+        t->f_B[r] = Br, t->x_off[r] = rows;
+        rows += Br, nnz += ptr[Br];
+    }
+    t->x_off[np] = rows;
+    SparseBatch x = {rows, t->x_ptr, t->x_col};
+    sparse_forward_ld(t->hid, &x, mlp_w(g, 0) + lo, (size_t)H, mlp_b(g, 0) + lo, hw, 0);
+    act_forward(t->hid, (size_t)rows * hw, g->act[0]);
+    float *part = t->fwin[me] + fwin_head(t->fwin[me])[FH_PART];
+    if (rows > 0) gemm_nn(rows, n, hw, t->hid, hw, mlp_w(g, 1) + (size_t)lo * n, n, 0.0f, part, n);
+    timer_stop(T_G_FWD);
+    timer_start(T_ALLREDUCE);
+    par_node_sync(); // every partial output is complete
+    timer_stop(T_ALLREDUCE);
+    timer_start(T_G_FWD);
+    float *y = cfgan_g_output(&t->model);
+    for (int i = 0; i < b->B; i++) {
+        float *yi = y + (size_t)i * n;
+        memcpy(yi, mlp_b(g, 1), (size_t)n * sizeof(float));
+        for (int r = 0; r < np; r++) {
+            const float *p = t->fwin[r] + fwin_head(t->fwin[r])[FH_PART];
+            vec_add(yi, p + ((size_t)t->x_off[me] + (size_t)i) * n, (size_t)n);
+        }
+    }
+    act_forward(y, (size_t)b->B * n, g->act[1]);
+    timer_stop(T_G_FWD);
+}
+
+// run.split_hidden, the update: the gradient at this rank's hidden units for every row (through its
+// rows of W2 before they change), then Adam on its rows of W2 (from the hidden units and every
+// rank's output gradient), its columns of W1 (from the whole batch's columns and that gradient), its
+// hidden biases, and its share of the output bias (summed from every rank's gradient buffer).
+static void g_update_split(Trainer *t, float lr, float reg) {
+    const Config *cfg = t->cfg;
+    Mlp *g = &t->model.g;
+    const int np = par_size(), me = par_rank(), n_in = g->dims[0], n = g->dims[2];
+    const int lo = t->hid_lo, hi = t->hid_hi, hw = hi - lo, rows = t->x_off[np];
+    const float b1 = (float)cfg->beta1, b2 = (float)cfg->beta2, eps = (float)cfg->adam_eps;
+    const float lr_t = adam_step_rate(g, lr, b1, b2);
+    const float **dout = t->f_dout + np, **in = t->f_in + np;
+    timer_start(T_G_BWD);
+    for (int r = 0; r < np; r++) {
+        float *dh = t->dhid + (size_t)t->x_off[r] * hw;
+        if (t->f_B[r]) gemm_nt(t->f_B[r], hw, n, dout[r], n, mlp_w(g, 1) + (size_t)lo * n, n, 0.0f, dh, hw);
+        in[r] = t->hid + (size_t)t->x_off[r] * hw, t->split_dout[r] = dh;
+        t->f_x[r] = (SparseBatch){t->f_B[r], t->x_ptr + t->x_off[r], t->x_col};
+    }
+    act_backward(t->dhid, t->hid, (size_t)rows * hw, g->act[0]);
+    bias_grad_add(t->dbias, t->dhid, rows, hw);
+    timer_stop(T_G_BWD);
+    LayerFactors f1 = {.n_parts = np, .B = t->f_B, .in = in, .dout = dout, .ld_in = hw, .k_base = lo};
+    adam_rows_factored(g, 1, lo, hi, &f1, NULL, lr_t, b1, b2, eps, reg);
+    LayerFactors f0 = {.n_parts = np, .B = t->f_B, .x = t->f_x, .dout = t->split_dout, .col_lo = lo, .col_hi = hi,
+                       .ld_dout = hw};
+    adam_rows_factored(g, 0, 0, n_in, &f0, t->fscratch, lr_t, b1, b2, eps, reg);
+    adam_range(g, g->b_off[0] + (size_t)lo, g->b_off[0] + (size_t)hi, t->dbias, lr_t, b1, b2, eps, reg);
+    int blo, bhi;
+    owned(n, me, np, &blo, &bhi);
+    adam_range_summed(g, g->b_off[1] + (size_t)blo, g->b_off[1] + (size_t)bhi, t->g_grad_base, np, lr_t, b1, b2, eps,
+                      reg);
 }
 
 // Every rank's Adam moments of G in full (for a checkpoint): each rank clears what it does not own,
@@ -450,6 +572,11 @@ static void gather_g_moments(Trainer *t) {
             float *w = bufs[q] + g->w_off[l];
             memset(w, 0, (size_t)lo * OUT * sizeof(float));
             memset(w + (size_t)hi * OUT, 0, ((size_t)g->dims[l] - (size_t)hi) * OUT * sizeof(float));
+            if (l == 0 && t->split) // the rank's columns of every row
+                for (size_t k = 0; k < (size_t)g->dims[0]; k++) {
+                    memset(w + k * OUT, 0, (size_t)t->hid_lo * sizeof(float));
+                    memset(w + k * OUT + t->hid_hi, 0, (OUT - (size_t)t->hid_hi) * sizeof(float));
+                }
             owned((int)OUT, me, np, &lo, &hi);
             float *b = bufs[q] + g->b_off[l];
             memset(b, 0, (size_t)lo * sizeof(float));
@@ -503,6 +630,9 @@ static void unshare_buffers(Trainer *t) {
     }
     free(t->g_grad_base), free(t->fwin), free(t->fscratch), free(t->f_B), free(t->f_x), free(t->f_in), free(t->f_dout);
     free(t->in_split);
+    free(t->x_off), free(t->x_ptr), free(t->x_col), free(t->hid), free(t->dhid), free(t->dbias), free(t->split_dout);
+    t->x_off = NULL, t->x_ptr = NULL, t->x_col = NULL, t->hid = t->dhid = t->dbias = NULL, t->split_dout = NULL;
+    t->split = t->model.g_split = 0;
     t->g_grad_base = NULL, t->fwin = NULL, t->fscratch = NULL, t->f_B = NULL, t->f_x = NULL, t->in_split = NULL;
     t->f_in = t->f_dout = NULL;
     if (t->model.g_factored) cfgan_g_output_grad_buffer(&t->model, NULL);
@@ -546,8 +676,9 @@ static int run_pass(Trainer *t) {
             cfgan_d_step(&t->model, &b, g_rows, scale, &bst);
         }
         else {
+            if (t->split) split_forward(t, &b);
             cfgan_g_step(&t->model, &b, scale, &bst);
-            if (t->model.g_factored) {
+            if (t->model.g_factored && !t->split) {
                 timer_start(T_ALLREDUCE); // the factors are what the ranks exchange for G's weights
                 publish_factors(t, &b);
                 timer_stop(T_ALLREDUCE);
@@ -579,7 +710,9 @@ static int run_pass(Trainer *t) {
         timer_stop(T_ALLREDUCE);
         if (flags & 2) numeric_failure(t, is_d ? "the discriminator loss" : "the generator loss", s->epoch + 1, s->step);
         timer_start(T_OPTIM);
-        if (!is_d && t->model.g_factored) {
+        if (!is_d && t->split) {
+            g_update_split(t, lr, reg);
+        } else if (!is_d && t->model.g_factored) {
             g_update_factored(t, lr, reg);
         } else if (t->node_shared) {
             // this rank's slice of every rank's gradient, summed in rank order inside the update
@@ -592,7 +725,9 @@ static int run_pass(Trainer *t) {
         timer_stop(T_OPTIM);
         if (block) {
             timer_start(T_ALLREDUCE);
-            if (t->node_shared) par_node_sync(); // every slice updated (and every gradient read)
+            // every slice updated (and every gradient read); with run.split_hidden the next step's own
+            // two syncs would order what it reads, but dropping this one measured slower
+            if (t->node_shared) par_node_sync();
             else par_allgather_float(net->params, block);
             timer_stop(T_ALLREDUCE);
         }

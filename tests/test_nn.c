@@ -315,7 +315,8 @@ int main(void) {
                 // factored: row ranges that split each matrix unevenly, biases from (zero) buffers
                 for (int r = 0; r < NP; r++) zeros[r] = calloc(fa.n_params, sizeof(float));
                 const float lr_t = adam_step_rate(&fa, 1e-2f, 0.9f, 0.999f);
-                LayerFactors f0 = {NP, Bs, NULL, xs, douts0}, f1 = {NP, Bs, ins, NULL, douts1};
+                LayerFactors f0 = {.n_parts = NP, .B = Bs, .x = xs, .dout = douts0},
+                             f1 = {.n_parts = NP, .B = Bs, .in = ins, .dout = douts1};
                 int32_t *scratch = malloc(((size_t)NP * (IN0 + 1) + (size_t)(Bs[0] + Bs[2]) * IN0) * sizeof(int32_t));
                 adam_rows_factored(&fa, 0, 0, 11, &f0, scratch, lr_t, 0.9f, 0.999f, 1e-8f, 0.01f);
                 adam_rows_factored(&fa, 0, 11, IN0, &f0, scratch, lr_t, 0.9f, 0.999f, 1e-8f, 0.01f);
@@ -352,6 +353,85 @@ int main(void) {
             for (int r = 0; r < NP; r++) free(in[r]), free(d0[r]), free(d1[r]), free(ptr[r]), free(col[r]);
             mlp_free(&fa);
             mlp_free(&fb);
+        }
+    });
+    TEST("nn: a rank's slice of hidden units (run.split_hidden): forward and Adam on the slice equal the whole layer's there", {
+        // G = 30 -> 150 -> 200; slices of 38 hidden units (under one 64-column tile) and 110 (a tile
+        // and the shifted last tile); two parts of 5 and 3 rows
+        enum { NP = 2, IN0 = 30, H = 150, NOUT = 200, MAXB = 5 };
+        const int los[2] = {13, 40}, his[2] = {51, 150}, Bs[NP] = {5, 3};
+        for (int sl = 0; sl < 2; sl++) {
+            const int lo = los[sl], hi = his[sl], hw = hi - lo;
+            int dims[3] = {IN0, H, NOUT};
+            Act ac[2] = {ACT_SIGMOID, ACT_LINEAR};
+            Mlp fa, fb;
+            mlp_init(&fa, 2, dims, ac), mlp_init(&fb, 2, dims, ac);
+            mlp_init_reference(&fa, 4, 0);
+            memcpy(fb.params, fa.params, fa.n_params * sizeof(float));
+            float *w0 = malloc(fa.n_params * sizeof(float));
+            memcpy(w0, fa.params, fa.n_params * sizeof(float));
+            float in[NP][MAXB * H], d0[NP][MAXB * H], d1[NP][MAXB * NOUT], ins_s[NP][MAXB * H], d0_s[NP][MAXB * H];
+            int64_t ptr[NP][MAXB + 1];
+            int32_t col[NP][MAXB * IN0];
+            SparseBatch xs[NP];
+            const float *ins[NP], *d0p[NP], *d1p[NP], *ins_sp[NP], *d0_sp[NP];
+            int exact = 1;
+            for (int r = 0; r < NP; r++) {
+                ptr[r][0] = 0;
+                for (int i = 0; i < Bs[r]; i++) {
+                    int64_t pos = ptr[r][i];
+                    for (int c = 0; c < IN0; c++)
+                        if (frand() < 0.3) col[r][pos++] = c;
+                    ptr[r][i + 1] = pos;
+                }
+                for (int i = 0; i < Bs[r] * H; i++) in[r][i] = frand() - 0.5f, d0[r][i] = frand() - 0.5f;
+                for (int i = 0; i < Bs[r] * NOUT; i++) d1[r][i] = frand() - 0.5f;
+                for (int i = 0; i < Bs[r]; i++)
+                    for (int j = 0; j < hw; j++)
+                        ins_s[r][i * hw + j] = in[r][i * H + lo + j], d0_s[r][i * hw + j] = d0[r][i * H + lo + j];
+                xs[r] = (SparseBatch){Bs[r], ptr[r], col[r]};
+                ins[r] = in[r], d0p[r] = d0[r], d1p[r] = d1[r], ins_sp[r] = ins_s[r], d0_sp[r] = d0_s[r];
+                exact &= gemm_is_own('w', 1, 1, Bs[r]);
+            }
+            // the forward on the slice equals the whole layer's columns, bit for bit
+            float yf[MAXB * H], ys[MAXB * H];
+            sparse_forward(yf, &xs[0], mlp_w(&fa, 0), mlp_b(&fa, 0), H, 0);
+            sparse_forward_ld(ys, &xs[0], mlp_w(&fa, 0) + lo, H, mlp_b(&fa, 0) + lo, hw, 0);
+            int fwd_same = 1;
+            for (int i = 0; i < Bs[0]; i++) fwd_same &= memcmp(yf + i * H + lo, ys + i * hw, (size_t)hw * sizeof(float)) == 0;
+            CHECK(fwd_same, "slice [%d, %d): the sliced forward differs", lo, hi);
+            // whole layers (every row of W0, rows [lo, hi) of W1) against the slices
+            int32_t scratch[NP * (IN0 + 1) + NP * MAXB * IN0];
+            float lr_t = adam_step_rate(&fa, 1e-2f, 0.9f, 0.999f);
+            LayerFactors f0 = {.n_parts = NP, .B = Bs, .x = xs, .dout = d0p},
+                         f1 = {.n_parts = NP, .B = Bs, .in = ins, .dout = d1p};
+            adam_rows_factored(&fa, 0, 0, IN0, &f0, scratch, lr_t, 0.9f, 0.999f, 1e-8f, 0.01f);
+            adam_rows_factored(&fa, 1, lo, hi, &f1, scratch, lr_t, 0.9f, 0.999f, 1e-8f, 0.01f);
+            lr_t = adam_step_rate(&fb, 1e-2f, 0.9f, 0.999f);
+            LayerFactors s0 = {.n_parts = NP, .B = Bs, .x = xs, .dout = d0_sp, .col_lo = lo, .col_hi = hi, .ld_dout = hw},
+                         s1 = {.n_parts = NP, .B = Bs, .in = ins_sp, .dout = d1p, .ld_in = hw, .k_base = lo};
+            adam_rows_factored(&fb, 0, 0, IN0, &s0, scratch, lr_t, 0.9f, 0.999f, 1e-8f, 0.01f);
+            adam_rows_factored(&fb, 1, lo, hi, &s1, scratch, lr_t, 0.9f, 0.999f, 1e-8f, 0.01f);
+            int w0_same = 1, w0_rest = 1, moved = 0;
+            for (int k = 0; k < IN0; k++)
+                for (int j = 0; j < H; j++) {
+                    const size_t i = fa.w_off[0] + (size_t)k * H + (size_t)j;
+                    if (j >= lo && j < hi) w0_same &= fa.params[i] == fb.params[i] && fa.m[i] == fb.m[i] && fa.v[i] == fb.v[i];
+                    else w0_rest &= fb.params[i] == w0[i] && fb.m[i] == 0;
+                    moved |= j >= lo && j < hi && fb.params[i] != w0[i];
+                }
+            CHECK(w0_same && moved, "slice [%d, %d): W0's columns differ from the whole layer's (or never moved)", lo, hi);
+            CHECK(w0_rest, "slice [%d, %d): W0's other columns changed", lo, hi);
+            const size_t o1 = fa.w_off[1] + (size_t)lo * NOUT, n1 = (size_t)hw * NOUT;
+            double dw = 0, wmax = 0;
+            for (size_t i = o1; i < o1 + n1; i++)
+                dw = fmax(dw, fabs(fa.params[i] - fb.params[i])), wmax = fmax(wmax, fabs(fa.params[i]));
+            CHECK(exact ? memcmp(fa.params + o1, fb.params + o1, n1 * sizeof(float)) == 0 &&
+                              memcmp(fa.v + o1, fb.v + o1, n1 * sizeof(float)) == 0
+                        : dw <= 1e-6 * wmax,
+                  "slice [%d, %d): W1's rows differ by %g (of %g; own kernel: %d)", lo, hi, dw, wmax, exact);
+            free(w0);
+            mlp_free(&fa), mlp_free(&fb);
         }
     });
 #ifndef NTIMING

