@@ -13,6 +13,7 @@
 typedef enum { FORMAT_CFGAN, FORMAT_ML100K, FORMAT_ML1M, FORMAT_CSV, FORMAT_TSV, FORMAT_SYNTHETIC } DataFormat;
 typedef enum { MODE_USER, MODE_ITEM } RowMode;
 typedef enum { SCHEME_ZR, SCHEME_PM, SCHEME_ZP } Scheme;
+typedef enum { SPLIT_AUTO, SPLIT_ON, SPLIT_OFF } SplitHidden; // run.split_hidden
 typedef enum { HIDDEN_SIGMOID, HIDDEN_TANH, HIDDEN_RELU } HiddenActivation;
 typedef enum { GOUT_LINEAR, GOUT_SIGMOID } GeneratorOutput;
 typedef enum { OPT_ADAM, OPT_SGD } Optimizer;
@@ -76,7 +77,7 @@ typedef struct {
     int g_cache_mb;                   // MB for G's outputs kept through a D phase; 0 = recompute per batch
     int shard_optimizer;              // np > 1: reduce-scatter gradients, update a slice, allgather parameters
     int node_shared;                  // sharded, one node: gradients and parameters in node-shared memory
-    int split_hidden;                 // node-shared, one hidden layer: G split by hidden units across ranks
+    int split_hidden;                 // SPLIT_AUTO/ON/OFF: node-shared, one hidden layer: G split by hidden units
 
     // resolved by config_finish
     char path[CFG_STR_MAX];           // config file as given

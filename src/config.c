@@ -146,11 +146,12 @@ static const Key KEYS[] = {
      "G's weight gradients formed inside Adam from the ranks' batch factors (no allgather; equal to the ring up to "
      "float summation order; at np = 2 bit for bit with the own small-batch GEMM kernels, up to sgemm's last bit "
      "with OpenBLAS)"},
-    {"run.split_hidden", T_BOOL, OFF(split_hidden), 0, 0, "true", 0, 0, NULL, F_RUNTIME,
+    {"run.split_hidden", T_ENUM, OFF(split_hidden), 0, 0, "auto", 0, 0, "auto|true|false", F_RUNTIME,
      "with node-shared memory and one hidden layer in G: each rank owns 1/np of G's hidden units (their columns of "
      "the first weight matrix, rows of the second) and computes G's layers on them for the whole batch, adding the "
-     "ranks' partial outputs; each rank then touches only the weights it updates (equal to the ring up to float "
-     "summation order)"},
+     "ranks' partial outputs, so it touches only the weights it updates (equal to the ring up to float summation "
+     "order). auto: when a rank's share of a G batch is at most 32 rows (there re-reading every weight per step "
+     "costs most)"},
     {"run.fail_at_step", T_INT64, OFF(fail_at_step), 0, 0, "0", 0, BIG, NULL, F_RUNTIME,
      "debug: the last rank sees a non-finite loss at this step (numbered as failure messages print it), to "
      "test failure handling; 0 = off. Echoed into the run's config.yaml like every key: set it to 0 when resuming"},

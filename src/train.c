@@ -372,8 +372,12 @@ static void setup_factors(Trainer *t) {
     const int np = par_size(), L = g->n_layers;
     const size_t rows = (size_t)(t->cfg->g_batch < t->ds.n_local_rows ? t->cfg->g_batch : t->ds.n_local_rows);
     const size_t all_rows = (size_t)(t->cfg->g_batch < t->ds.n_rows ? t->cfg->g_batch : t->ds.n_rows);
-    // split by hidden units when every rank gets at least 16 of them
-    t->split = t->cfg->split_hidden && L == 2 && g->dims[1] / np >= 16;
+    // split by hidden units (when every rank gets at least 16 of them). auto: when a rank's share of
+    // the batch is small (np = 2: ML100K, 16 rows a rank, 11% faster per outer iteration; Ciao, 64,
+    // even; ML1M, 128, 2% slower)
+    const int want = t->cfg->split_hidden == SPLIT_ON ||
+                     (t->cfg->split_hidden == SPLIT_AUTO && (all_rows + (size_t)np - 1) / (size_t)np <= 32);
+    t->split = want && L == 2 && g->dims[1] / np >= 16;
     uint64_t head[FH_WORDS] = {0};
     size_t n = FH_WORDS * 2; // floats
 #define SECTION(field, floats) (head[field] = n, n += ((floats) + 15) / 16 * 16)

@@ -75,7 +75,7 @@ $CKPT diff "$($CKPT newest "$TMP/bigb-true")" "$($CKPT newest "$TMP/bigb-false")
   && ok "mpi: with 600 rows per rank in a G batch, node-shared memory equals the ring within 1e-6 (np = 2)" \
   || not_ok "mpi: big G batch, node-shared vs ring" "$(cat "$TMP/bigbdiff"; tail -2 "$TMP/bigb-true.log")"
 mpirun -np 2 "$CFGAN" train "$DEMO" --set train.epochs=2 --set model.mode=user --set train.g_batch=1200 \
-  --out "$TMP/bigb-split" > "$TMP/bigb-split.log" 2>&1
+  --set run.split_hidden=true --out "$TMP/bigb-split" > "$TMP/bigb-split.log" 2>&1
 grep -q "G split by hidden units" "$TMP/bigb-split.log" &&
   $CKPT diff "$($CKPT newest "$TMP/bigb-split")" "$($CKPT newest "$TMP/bigb-false")" --tol 1e-5 > "$TMP/bigbdiffs" \
   && ok "mpi: with a 1,200-row G batch split by hidden units, node-shared memory equals the ring within 1e-5 (np = 2)" \
