@@ -65,21 +65,33 @@ int cmd_bench_gemm(int argc, char **argv) {
 }
 
 static void bench_adam_help(void) {
-    printf("usage: cfgan bench-adam N [N ...] [--seconds S]\n\n"
+    printf("usage: cfgan bench-adam N [N ...] [--seconds S] [--kernel adam|stream]\n\n"
            "Time the trainer's Adam update (TensorFlow form, L2 term fused, gradient cleared) on N parameters for\n"
            "about S seconds (default 0.3) and print one JSON object per N with the nanoseconds per parameter and\n"
            "the bytes per second it moves (weight, two moments and gradient, each read and written: 32 bytes per\n"
            "parameter). An N whose four buffers fit in L2 shows the arithmetic's rate (a square root and a\n"
-           "division per parameter); a model-sized N adds the memory traffic.\n");
+           "division per parameter); a model-sized N adds the memory traffic. --kernel stream times a loop that\n"
+           "reads and writes the same four buffers with one add each instead of Adam's arithmetic: the floor any\n"
+           "update of that many parameters stands on.\n");
+}
+
+// The same memory traffic as the Adam update (four buffers read, four written), no square root or
+// division: a floor for Adam at this size.
+HOT_LOOP static void stream_kernel(float *restrict w, float *restrict grad, float *restrict m, float *restrict v,
+                                   size_t n) {
+    for (size_t i = 0; i < n; i++) w[i] += 1e-30f, m[i] += 1e-30f, v[i] += 1e-30f, grad[i] = 0;
 }
 
 int cmd_bench_adam(int argc, char **argv) {
-    const char *secs_s = "0.3";
-    CliOpt extra[] = {{"--seconds", 1, &secs_s}, {NULL, 0, NULL}};
+    const char *secs_s = "0.3", *kernel = "adam";
+    CliOpt extra[] = {{"--seconds", 1, &secs_s}, {"--kernel", 1, &kernel}, {NULL, 0, NULL}};
     CliArgs a;
     cli_parse(&a, "bench-adam", argc, argv, extra, bench_adam_help);
     double budget = atof(secs_s);
     if (a.n_positional == 0) die(EXIT_INPUT, "cfgan bench-adam: give at least one parameter count N (see --help)");
+    if (strcmp(kernel, "adam") != 0 && strcmp(kernel, "stream") != 0)
+        die(EXIT_INPUT, "cfgan bench-adam: --kernel is adam or stream, not '%s'", kernel);
+    const int stream = strcmp(kernel, "stream") == 0;
     long *count = xmalloc((size_t)a.n_positional * sizeof *count);
     for (int s = 0; s < a.n_positional; s++) { // every count is checked before anything is printed
         char *end;
@@ -99,12 +111,14 @@ int cmd_bench_adam(int argc, char **argv) {
         long reps = 0;
         double t0 = wall_seconds(), t;
         do {
-            adam_update(&net, 0.0f, 0.9f, 0.999f, 1e-8f, 1e-3f);
+            if (stream) stream_kernel(net.params, net.grads, net.m, net.v, net.n_params);
+            else adam_update(&net, 0.0f, 0.9f, 0.999f, 1e-8f, 1e-3f);
             reps++;
             t = wall_seconds() - t0;
         } while (t < budget || reps < 3);
         const double per = t / ((double)reps * (double)net.n_params);
-        printf("{\"n\": %zu, \"ns_per_parameter\": %.4f, \"gb_per_s\": %.2f}\n", net.n_params, per * 1e9, 32.0 / per / 1e9);
+        printf("{\"n\": %zu, \"kernel\": \"%s\", \"ns_per_parameter\": %.4f, \"gb_per_s\": %.2f}\n", net.n_params,
+               kernel, per * 1e9, 32.0 / per / 1e9);
         mlp_free(&net);
     }
     free(count);

@@ -25,6 +25,11 @@ assert all(0.01 < l["ns_per_parameter"] < 1000 for l in lines), lines
 assert all(abs(l["gb_per_s"] - 32 / l["ns_per_parameter"]) < 0.01 * l["gb_per_s"] + 0.01 for l in lines), lines
 PY
 then ok "bench: bench-adam prints the time per parameter at each size"; else not_ok "bench: bench-adam" "$out"; fi
+out=$("$CFGAN" bench-adam 4096 --kernel stream --seconds 0.02 2>/dev/null)
+echo "$out" | grep -q '"kernel": "stream"' && ok "bench: bench-adam --kernel stream times the memory floor and says so" \
+  || not_ok "bench: bench-adam --kernel stream" "$out"
+expect_input_error "bench: bench-adam refuses an unknown kernel" "--kernel is adam or stream, not 'fast'" \
+  "$CFGAN" bench-adam 4096 --kernel fast
 
 expect_input_error "bench: bench-adam refuses a bad count" "bench-adam: '3' is not a count" "$CFGAN" bench-adam 3
 expect_input_error "bench: bench-gemm refuses a bad shape" "bench-gemm: '1,2' is not M,N,K,TA,TB" "$CFGAN" bench-gemm 1,2

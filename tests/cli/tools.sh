@@ -85,7 +85,7 @@ then ok "tools: comm_model.py counts the run's parameters and predicts an effici
 else not_ok "tools: comm_model.py" "$(tail -5 "$TMP/comm.log")"; fi
 
 # make bench's driver on the demo (2 outer iterations, no PyTorch): every setting and phase in the
-# CSV, the phases within the total, GEMM fractions in (0, 1.5], the side-by-side ratios recomputed
+# CSV, the phases within the total, GEMM fractions in (0, 3], the side-by-side ratios recomputed
 "$PY" "$ROOT/tools/bench.py" --only demo --outer 2 --no-torch --out "$TMP/bench" > "$TMP/bench.log" 2>&1
 if [ -f "$TMP/bench/bench.csv" ] && "$PY" - "$TMP/bench" <<'PY'
 import csv, json, sys
@@ -98,11 +98,14 @@ for s in settings:
     total = float(ph["total"]["seconds_max"])
     parts = sum(float(r["seconds_avg"]) for p, r in ph.items() if p != "total")
     assert 0 < parts <= total * 1.05, (s, parts, total)
+    # a sanity range, not a performance check: the demo's phases last ~10 ms here (one CI run saw
+    # 1.88 for np1-t2's G forward against two-thread sgemm), and the own kernels beat sgemm by up to
+    # 1.9x at these shapes; a units error would be off by orders of magnitude
     for p in ("G forward", "G backward"):
         f = float(ph[p]["fraction_of_sgemm_rate"])
-        assert 0 < f <= 1.5, (s, p, f)
+        assert 0 < f <= 3, (s, p, f)
         f = float(ph[p]["fraction_of_kernel_rate"])  # the trainer's own kernels where it uses them
-        assert 0 < f <= 1.5, (s, p, f)
+        assert 0 < f <= 3, (s, p, f)
     if s.startswith("np2"):
         assert float(ph["allreduce"]["seconds_avg"]) > 0, s
 sm = json.load(open(f"{d}/summary.json"))["demo"]
