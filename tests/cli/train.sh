@@ -48,7 +48,7 @@ else not_ok "train: negative cache" "metrics differ with run.negative_cache_mb=0
 
 "$CFGAN" train "$DEMO" "${short[@]}" --set run.g_cache_mb=0 --out "$TMP/nogcache" > /dev/null 2>&1
 if [ "$(strip_seconds "$TMP/a/metrics.jsonl")" = "$(strip_seconds "$TMP/nogcache/metrics.jsonl")" ]
-then ok "train: G outputs computed once per D phase give the same run as computing them per batch"
+then ok "train: G outputs computed once per D phase give the same run as computing them per batch (and item-mode evaluation offering items by popularity, as the cache allows, the same lists as in row order)"
 else not_ok "train: G output cache" "metrics differ with run.g_cache_mb=0"; fi
 # with a wider G and OpenBLAS's generic kernels (whose blocking differs with the number of rows) too:
 # G's product goes to the own kernel in both cases, which picks it by the weights alone
