@@ -437,6 +437,8 @@ static void setup_factors(Trainer *t) {
     // the G step writes its output gradient (B x n, the largest factor) straight into the window
     cfgan_g_output_grad_buffer(&t->model, t->fwin[par_rank()] + head[FH_DOUT + L - 1]);
     t->model.g_factored = 1;
+    if (!t->split && t->cfg->split_hidden == SPLIT_ON)
+        info("run.split_hidden=true has no effect here: it needs one hidden layer in G with at least 16 units per rank");
     if (!t->split) return;
     owned(g->dims[1], par_rank(), np, &t->hid_lo, &t->hid_hi);
     const size_t hw = (size_t)(t->hid_hi - t->hid_lo);

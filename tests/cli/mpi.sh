@@ -60,11 +60,12 @@ else not_ok "mpi: node-shared exchange" "$(cat "$TMP/nsdiff2" "$TMP/nsdiff3" "$T
 # published by every rank), the first from the sparse batch, the last from the output gradient
 for ns in true false; do
   mpirun -np 2 "$CFGAN" train "$DEMO" --set train.epochs=8 --set 'model.g_hidden=[48, 24]' --set run.node_shared=$ns \
+    --set run.split_hidden=true \
     --out "$TMP/deep-$ns" > "$TMP/deep-$ns.log" 2>&1
 done
-grep -q "node-shared memory (2 ranks" "$TMP/deep-true.log" &&
+grep -q "node-shared memory (2 ranks" "$TMP/deep-true.log" && grep -q "split_hidden=true has no effect here" "$TMP/deep-true.log" &&
   $CKPT diff "$($CKPT newest "$TMP/deep-true")" "$($CKPT newest "$TMP/deep-false")" --tol 1e-6 > "$TMP/deepdiff" \
-  && ok "mpi: with two hidden layers in G, node-shared memory (gradients from factors) equals the ring within 1e-6 (np = 2)" \
+  && ok "mpi: with two hidden layers in G, node-shared memory (gradients from factors) equals the ring within 1e-6 (np = 2; a split by hidden units is refused with a note)" \
   || not_ok "mpi: two hidden layers, node-shared vs ring" "$(cat "$TMP/deepdiff"; tail -2 "$TMP/deep-true.log")"
 # a G batch of 1,200 rows (600 per rank: several of sgemm's K blocks per product), user mode, unsplit
 for ns in true false; do
