@@ -286,9 +286,19 @@ double bce_logits(float *dlogit, const float *logit, float label, int B, float s
     return loss;
 }
 
-double l2_half(const float *params, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)params[i] * params[i];
+// Eight running sums in double, one per lane (a fixed order, so the same bits on every machine and
+// clone), then added in a fixed tree: the loss report runs it over every parameter at every evaluation.
+typedef float f32x8 __attribute__((vector_size(32), aligned(4)));
+typedef double f64x8 __attribute__((vector_size(64)));
+HOT_LOOP double l2_half(const float *params, size_t n) {
+    f64x8 acc = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const f64x8 x = __builtin_convertvector(*(const f32x8 *)(params + i), f64x8);
+        acc += x * x;
+    }
+    double s = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+    for (; i < n; i++) s += (double)params[i] * params[i];
     return 0.5 * s;
 }
 
