@@ -124,11 +124,11 @@ typedef struct {
 
 // Count an update and return its bias-corrected rate (one call per step, before the ranges below).
 float adam_step_rate(Mlp *self, float lr, float beta1, float beta2);
-// Adam on [lo, hi) with the gradient Σ_r grads[r][i] (whole-network buffers, summed in the order
-// given; every entry read is left at zero).
 // Adam on [lo, hi) with the gradient at grad (hi - lo floats, left at zero).
 void adam_range(Mlp *self, size_t lo, size_t hi, float *grad, float lr_t, float beta1, float beta2, float eps,
                 float reg);
+// Adam on [lo, hi) with the gradient Σ_r grads[r][i] (whole-network buffers, summed in the order
+// given; every entry read is left at zero).
 void adam_range_summed(Mlp *self, size_t lo, size_t hi, float *const *grads, int n_parts, float lr_t, float beta1,
                        float beta2, float eps, float reg);
 // Adam on rows [row_lo, row_hi) of W_l with their gradient formed from f. scratch: (n_parts ·

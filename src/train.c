@@ -613,7 +613,12 @@ static void gather_g_moments(Trainer *t) {
 // Move the gradients and parameters of both networks into node-shared memory (sharded Adam, every
 // rank on one node, run.node_shared); otherwise leave them private. Collective.
 static void share_buffers(Trainer *t) {
-    if (!t->cfg->node_shared || !t->shard[0] || !par_all_on_one_node()) return;
+    if (!t->cfg->node_shared || !t->shard[0] || !par_all_on_one_node()) {
+        if (t->cfg->split_hidden == SPLIT_ON)
+            info("run.split_hidden=true has no effect here: it needs several ranks on one node with run.node_shared "
+                 "and run.shard_optimizer");
+        return;
+    }
     Mlp *nets[2] = {&t->model.d, &t->model.g};
     const int np = par_size();
     float **params_seg = xmalloc((size_t)np * sizeof *params_seg);

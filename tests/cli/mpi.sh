@@ -45,7 +45,7 @@ for np in 2 3; do
   done
 done
 mpirun -np 2 "$CFGAN" train "$DEMO" --set train.epochs=12 --set eval.every=4 --set run.split_hidden=false \
-  --out "$TMP/ns2-nosplit" > "$TMP/ns2-nosplit.log" 2>&1
+  --out "$TMP/ns2-nosplit" > "$TMP/ns2-nosplit.log" 2>&1 || not_ok "mpi: split_hidden=false at np=2" "$(tail -3 "$TMP/ns2-nosplit.log")"
 if grep -q "node-shared memory (2 ranks" "$TMP/ns2-true.log" && ! grep -q "node-shared" "$TMP/ns2-false.log" &&
    grep -q "G split by hidden units: this rank owns 64 of 128" "$TMP/ns2-true.log" &&
    grep -q "this rank owns 42 of 128" "$TMP/ns3-true.log" && ! grep -q "G split" "$TMP/ns2-nosplit.log" &&
@@ -67,6 +67,20 @@ grep -q "node-shared memory (2 ranks" "$TMP/deep-true.log" && grep -q "split_hid
   $CKPT diff "$($CKPT newest "$TMP/deep-true")" "$($CKPT newest "$TMP/deep-false")" --tol 1e-6 > "$TMP/deepdiff" \
   && ok "mpi: with two hidden layers in G, node-shared memory (gradients from factors) equals the ring within 1e-6 (np = 2; a split by hidden units is refused with a note)" \
   || not_ok "mpi: two hidden layers, node-shared vs ring" "$(cat "$TMP/deepdiff"; tail -2 "$TMP/deep-true.log")"
+# split by hidden units with G batches of 2 rows at np = 3 (a rank without rows in every batch) and
+# G batches larger than the data; the ring does not split (and says that true has no effect there)
+for ns in true false; do
+  mpirun -np 3 "$CFGAN" train "$DEMO" --set train.epochs=2 --set eval.every=2 --set train.g_batch=2 \
+    --set run.split_hidden=true --set run.node_shared=$ns --out "$TMP/tiny-$ns" > "$TMP/tiny-$ns.log" 2>&1
+  mpirun -np 2 "$CFGAN" train "$DEMO" --set train.epochs=2 --set eval.every=2 --set train.g_batch=1000 \
+    --set run.split_hidden=true --set run.node_shared=$ns --out "$TMP/huge-$ns" > "$TMP/huge-$ns.log" 2>&1
+done
+if grep -q "G split by hidden units" "$TMP/tiny-true.log" && grep -q "G split by hidden units" "$TMP/huge-true.log" &&
+   grep -q "split_hidden=true has no effect here" "$TMP/tiny-false.log" &&
+   $CKPT diff "$($CKPT newest "$TMP/tiny-true")" "$($CKPT newest "$TMP/tiny-false")" --tol 1e-5 > "$TMP/tinydiff" &&
+   $CKPT diff "$($CKPT newest "$TMP/huge-true")" "$($CKPT newest "$TMP/huge-false")" --tol 1e-5 > "$TMP/hugediff"
+then ok "mpi: split by hidden units with 2-row G batches at np = 3 and a G batch larger than the data equals the ring within 1e-5"
+else not_ok "mpi: split with tiny and huge G batches" "$(cat "$TMP/tinydiff" "$TMP/hugediff" 2>/dev/null; tail -2 "$TMP"/tiny-true.log "$TMP"/huge-true.log)"; fi
 # a G batch of 1,200 rows (600 per rank: several of sgemm's K blocks per product), user mode, unsplit
 for ns in true false; do
   mpirun -np 2 "$CFGAN" train "$DEMO" --set train.epochs=2 --set model.mode=user --set train.g_batch=1200 \
