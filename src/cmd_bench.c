@@ -69,10 +69,10 @@ static void bench_adam_help(void) {
            "Time the trainer's Adam update (TensorFlow form, L2 term fused, gradient cleared) on N parameters for\n"
            "about S seconds (default 0.3) and print one JSON object per N with the nanoseconds per parameter and\n"
            "the bytes per second it moves (weight, two moments and gradient, each read and written: 32 bytes per\n"
-           "parameter). An N whose four buffers fit in L2 shows the arithmetic's rate (a square root and a\n"
-           "division per parameter); a model-sized N adds the memory traffic. --kernel stream times a loop that\n"
-           "reads and writes the same four buffers with one add each instead of Adam's arithmetic: the floor any\n"
-           "update of that many parameters stands on.\n");
+           "parameter). --kernel stream times a loop that reads and writes the same four buffers with one add\n"
+           "each instead of Adam's arithmetic (a square root and a division per parameter): the memory floor any\n"
+           "update of that many parameters stands on. Compare the two at an N whose buffers fit in L2 and at a\n"
+           "model's size to see which one bounds the update (on the development machine: memory, at G's sizes).\n");
 }
 
 // The same memory traffic as the Adam update (four buffers read, four written), no square root or
