@@ -281,14 +281,20 @@ void gemm_tn(int M, int N, int K, const float *A, int lda, const float *B, int l
 
 // ---- reference loops (the kernels' order) -----------------------------------------------------
 
-void gemm_nn_ref(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+// nn and tn: op(A)[i][k] = A[i·a_row + k·a_k], as in axb_own
+static void axb_ref(int M, int N, int K, const float *A, size_t a_row, size_t a_k, const float *B, int ldb, float beta,
+                    float *C, int ldc) {
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++) {
             float s = 0.0f;
-            for (int k = 0; k < K; k++) s = fmaf(A[(size_t)i * lda + k], B[(size_t)k * ldb + j], s);
+            for (int k = 0; k < K; k++) s = fmaf(A[i * a_row + k * a_k], B[(size_t)k * ldb + j], s);
             float *c = C + (size_t)i * ldc + j;
             *c = (beta == 0.0f ? 0.0f : *c) + s;
         }
+}
+
+void gemm_nn_ref(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    axb_ref(M, N, K, A, (size_t)lda, 1, B, ldb, beta, C, ldc);
 }
 
 void gemm_nt_ref(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
@@ -308,11 +314,5 @@ void gemm_nt_ref(int M, int N, int K, const float *A, int lda, const float *B, i
 }
 
 void gemm_tn_ref(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
-    for (int i = 0; i < M; i++)
-        for (int j = 0; j < N; j++) {
-            float s = 0.0f;
-            for (int k = 0; k < K; k++) s = fmaf(A[(size_t)k * lda + i], B[(size_t)k * ldb + j], s);
-            float *c = C + (size_t)i * ldc + j;
-            *c = (beta == 0.0f ? 0.0f : *c) + s;
-        }
+    axb_ref(M, N, K, A, 1, (size_t)lda, B, ldb, beta, C, ldc);
 }

@@ -126,14 +126,6 @@ static void step_stats_add(StepStats *acc, const StepStats *add) {
     acc->p_real += add->p_real, acc->p_fake += add->p_fake, acc->rows += add->rows;
 }
 
-// qsort comparator of local rows: more training pairs first, then lower index (g_order_csr's rows)
-static const Csr *g_order_csr;
-static int cmp_row_len_desc(const void *a, const void *b) {
-    const int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    const int64_t lx = csr_row_len(g_order_csr, x), ly = csr_row_len(g_order_csr, y);
-    return lx != ly ? (lx < ly) - (lx > ly) : (x > y) - (x < y);
-}
-
 static int cmp_i64_desc(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x < y) - (x > y);
@@ -412,7 +404,7 @@ static void setup_factors(Trainer *t) {
     par_node_sync();
     size_t cols = 0; // the most columns any rank's batch can hold
     for (int r = 0; r < np; r++) cols += (size_t)fwin_head(t->fwin[r])[FH_CAP];
-    split_first_layer(t);
+    if (!t->split) split_first_layer(t); // split: every rank owns columns of every row of W1
     int most_rows = 0;
     for (int l = 0; l < L; l++) {
         int lo, hi;
@@ -453,8 +445,8 @@ static void setup_factors(Trainer *t) {
     info("G split by hidden units: this rank owns %d of %d (run.split_hidden)", t->hid_hi - t->hid_lo, g->dims[1]);
 }
 
-// Copy this G step's batch and G's layer outputs and gradients into this rank's window (the
-// exchange's barrier makes them visible; the next step writes after the barrier that ends this one).
+// Copy this G step's batch into this rank's window (a barrier then makes it visible; the next step
+// writes after the barrier that ends this one).
 static void publish_batch(Trainer *t, const Batch *b) {
     float *w = t->fwin[par_rank()];
     uint64_t *head = fwin_head(w);
@@ -465,6 +457,7 @@ static void publish_batch(Trainer *t, const Batch *b) {
     memcpy(w + head[FH_COL], b->col + b->ptr[0], (size_t)nnz * sizeof *b->col);
 }
 
+// The batch and G's layer outputs and gradients (the factors of G's weight gradients).
 static void publish_factors(Trainer *t, const Batch *b) {
     const Mlp *g = &t->model.g;
     float *w = t->fwin[par_rank()];
@@ -944,20 +937,23 @@ static void trainer_init(Trainer *t, const Config *cfg) {
     t->b_rows = xmalloc((size_t)t->max_batch * sizeof *t->b_rows);
     t->b_local = xmalloc((size_t)t->max_batch * sizeof *t->b_local);
     t->b_ptr = xmalloc(((size_t)t->max_batch + 1) * sizeof *t->b_ptr);
-    int64_t most = 0; // a batch holds at most the max_batch longest local rows
-    int64_t *len = xmalloc((size_t)(ds->train.n_rows + 1) * sizeof *len);
-    for (int32_t r = 0; r < ds->train.n_rows; r++) len[r] = csr_row_len(&ds->train, r);
-    qsort(len, (size_t)ds->train.n_rows, sizeof *len, cmp_i64_desc);
-    for (int k = 0; k < t->max_batch && k < ds->train.n_rows; k++) most += len[k];
-    free(len);
+    // local rows by training pairs, most first (ties: lower row first): a batch holds at most the
+    // max_batch longest, and item-mode evaluation offers the items in this order
+    const int32_t n_rows = ds->train.n_rows;
+    int64_t most = 0, *key = xmalloc(((size_t)n_rows + 1) * sizeof *key);
+    for (int32_t r = 0; r < n_rows; r++)
+        key[r] = (int64_t)csr_row_len(&ds->train, r) << 32 | (int64_t)(UINT32_MAX - (uint32_t)r);
+    qsort(key, (size_t)n_rows, sizeof *key, cmp_i64_desc);
+    t->eval_order = xmalloc(((size_t)n_rows + 1) * sizeof *t->eval_order);
+    for (int32_t k = 0; k < n_rows; k++) {
+        t->eval_order[k] = (int32_t)(UINT32_MAX - (uint32_t)(key[k] & UINT32_MAX));
+        if (k < t->max_batch) most += key[k] >> 32;
+    }
+    free(key);
     t->b_col = xmalloc((size_t)(most + 1) * sizeof *t->b_col);
     t->b_col_cap = most + 1;
     topk_init(&t->topk, ds->n_users, cfg->topk[cfg->n_topk - 1]);
     t->scores = xmalloc((size_t)t->eval_block * ds->n_cols * sizeof *t->scores);
-    t->eval_order = xmalloc(((size_t)ds->n_local_rows + 1) * sizeof *t->eval_order);
-    for (int32_t r = 0; r < ds->n_local_rows; r++) t->eval_order[r] = r;
-    g_order_csr = &ds->train;
-    qsort(t->eval_order, (size_t)ds->n_local_rows, sizeof *t->eval_order, cmp_row_len_desc);
     const size_t cache_bytes = (size_t)ds->n_local_rows * ds->n_cols * sizeof(float);
     if (cache_bytes <= ((size_t)cfg->g_cache_mb << 20) && cache_bytes > 0) t->g_cache = xmalloc(cache_bytes);
     t->g_cache_step = -1;
