@@ -124,6 +124,31 @@ PHASE_LABELS = {"sampling": "sampling", "G forward": "G forward", "G backward": 
                 "total": "**total**"}
 
 
+def floors(rows, outer, label):
+    """What the products alone cost per outer iteration on one rank (rank 0's shapes) at OpenBLAS's
+    sgemm rate and at the trainer's kernels' rate at the same shapes: a floor no schedule gets under
+    without more cores or fewer FLOPs. rows: this workload's bench.csv rows."""
+    mine = [r for r in rows if r["setting"] == label and r["phase"] != "total"]
+    if not mine:
+        return None
+    sgemm = sum(float(r["gemm_seconds_at_sgemm_rate"] or 0) for r in mine) / outer
+    kernel = sum(float(r["gemm_seconds_at_kernel_rate"] or 0) for r in mine) / outer
+    total = [float(r["seconds_max"]) for r in rows if r["setting"] == label and r["phase"] == "total"][0] / outer
+    return {"gemm_seconds_per_outer_at_sgemm_rate": sgemm, "gemm_seconds_per_outer_at_kernel_rate": kernel,
+            "seconds_per_outer": total}
+
+
+def print_floors(name, rows, outer, full_outer):
+    for label in ("np1-t1", "np2-t1"):
+        f = floors(rows, outer, label)
+        if f:
+            low = min(f["gemm_seconds_per_outer_at_sgemm_rate"], f["gemm_seconds_per_outer_at_kernel_rate"])
+            print(f"  {label:7} products alone: {f['gemm_seconds_per_outer_at_sgemm_rate']:.3f} s per outer iteration "
+                  f"at OpenBLAS's sgemm rate, {f['gemm_seconds_per_outer_at_kernel_rate']:.3f} s at the trainer's "
+                  f"kernels' rate (full run >= {low * full_outer:.{0 if low * full_outer >= 10 else 2}f} s); everything else now "
+                  f"{f['seconds_per_outer'] - low:.3f} s")
+
+
 def markdown_tables(out_dir):
     """The README's per-phase tables (seconds, slowest rank) from DIR/bench.csv."""
     rows = list(csv.DictReader(open(os.path.join(out_dir, "bench.csv"))))
@@ -156,6 +181,12 @@ def markdown_tables(out_dir):
             print(f"| {name} | " + " | ".join(cells) + f" | {' / '.join(fracs) if fracs else '-'}"
                   + f" | {' / '.join(kfracs) if kfracs else '-'} |")
         print()
+    summary = json.load(open(os.path.join(out_dir, "summary.json")))
+    print("floors (the products alone at the measured rates of their shapes, one rank):")
+    for w in dict.fromkeys(r["workload"] for r in rows):
+        if w in summary:
+            print(f"{w}:")
+            print_floors(w, [r for r in rows if r["workload"] == w], summary[w]["outer"], summary[w]["full_outer"])
 
 
 def main():
@@ -215,6 +246,8 @@ def main():
                          "speedup_np2_balanced_vs_np1_one_thread": per["np1-t1"]["seconds_per_outer"] / per["np2-bal"]["seconds_per_outer"],
                          "speedup_node_shared_vs_ring": per["np2-ring"]["seconds_per_outer"] / per["np2-t1"]["seconds_per_outer"],
                          "speedup_own_kernels_vs_openblas": per["np2-openblas"]["seconds_per_outer"] / per["np2-t1"]["seconds_per_outer"]}
+        summary[name]["floors"] = {l: floors([r for r in csv_rows if r["workload"] == name], outer, l)
+                                   for l in ("np1-t1", "np2-t1")}
         if torch:
             summary[name]["torch_seconds_per_outer"] = torch["seconds_per_outer"]
             summary[name]["ratio_vs_torch"] = {k: torch["seconds_per_outer"] / v["seconds_per_outer"] for k, v in per.items()}
@@ -261,6 +294,7 @@ def main():
               f"with balanced batches x{s['speedup_np2_balanced_vs_np1_one_thread']:.2f}")
         print(f"  np=2 node-shared exchange vs message-passing ring: x{s['speedup_node_shared_vs_ring']:.2f}")
         print(f"  np=2 own small-batch kernels vs OpenBLAS for every product: x{s['speedup_own_kernels_vs_openblas']:.2f}")
+        print_floors(name, [r for r in csv_rows if r["workload"] == name], s["outer"], s["full_outer"])
         if "torch_seconds_per_outer" in s:
             print(f"  PyTorch reference (tools/torch_cfgan.py, {CORES} threads): {s['torch_seconds_per_outer']:.3f} s per outer iteration")
     if "ml1m_memory" in summary:

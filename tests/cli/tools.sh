@@ -120,11 +120,19 @@ assert strip(st["np2-bal"]["last"]) != strip(st["np2-t1"]["last"]), "np2-bal ran
 # printed digit, the rankings not
 rank = lambda m: {k: v for k, v in m.items() if k not in ("seconds", "d_loss", "g_loss", "d_real", "d_fake")}
 assert rank(st["np2-ring"]["last"]) == rank(st["np2-t1"]["last"]), "the ring changed the rankings at np=2"
+# the floors: the products' time at the measured rates, summed over the phases, per outer iteration
+for s in ("np1-t1", "np2-t1"):
+    f = sm["floors"][s]
+    ph = [r for r in rows if r["setting"] == s and r["phase"] != "total"]
+    want = sum(float(r["gemm_seconds_at_sgemm_rate"]) for r in ph) / sm["outer"]
+    assert 0 < f["gemm_seconds_per_outer_at_sgemm_rate"] == want, (s, f, want)
+    assert 0 < f["gemm_seconds_per_outer_at_kernel_rate"] < f["seconds_per_outer"], (s, f)
 PY
 then ok "tools: bench.py reports every setting with phases inside the total and the side-by-side ratios"
   tables=$("$PY" "$ROOT/tools/bench.py" --tables "$TMP/bench")
   total=$(awk -F, '$1 == "demo" && $2 == "np2-t1" && $5 == "total" {printf "%.3f", $8}' "$TMP/bench/bench.csv")
-  if echo "$tables" | grep -q "^| \*\*total\*\* | .*\*\*$total\*\*" && [ "$(echo "$tables" | grep -c '^| ')" -ge 10 ]
-  then ok "tools: bench.py --tables prints the README's phase table from bench.csv"
-  else not_ok "tools: bench.py --tables" "total $total not in: $(echo "$tables" | grep total)"; fi
+  if echo "$tables" | grep -q "^| \*\*total\*\* | .*\*\*$total\*\*" && [ "$(echo "$tables" | grep -c '^| ')" -ge 10 ] &&
+     echo "$tables" | grep -q "np2-t1  products alone: .* s per outer iteration at OpenBLAS's sgemm rate"
+  then ok "tools: bench.py --tables prints the README's phase table and the products' floor from bench.csv"
+  else not_ok "tools: bench.py --tables" "total $total or the floor line not in: $(echo "$tables" | grep 'total\|alone')"; fi
 else not_ok "tools: bench.py" "$(tail -5 "$TMP/bench.log")"; fi
