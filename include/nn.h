@@ -119,7 +119,9 @@ typedef struct {
     // zero for whole layers; a rank that owns a slice of the hidden units (run.split_hidden) has
     // factors for its slice only:
     int ld_in, k_base;          // dense: in[r] has row stride ld_in and holds W's rows from k_base
-    int col_lo, col_hi, ld_dout; // sparse: columns [col_lo, col_hi) of W's rows; dout rows that wide, stride ld_dout
+    // sparse: columns [col_lo, col_hi) of W's rows (col_hi = 0: all of them); dout rows that wide,
+    // stride ld_dout
+    int col_lo, col_hi, ld_dout;
 } LayerFactors;
 
 // Count an update and return its bias-corrected rate (one call per step, before the ranges below).

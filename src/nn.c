@@ -427,7 +427,8 @@ static void adam_rows_sparse(Mlp *self, int l, int k0, int k1, const LayerFactor
                              float beta1, float beta2, float eps, float reg) {
     const int OUT = self->dims[l + 1], rows = k1 - k0;
     // columns [c0, c0 + W) of the rows; the factors' rows hold those columns only (stride ldd)
-    const int c0 = f->col_lo, W = f->col_hi > f->col_lo ? f->col_hi - f->col_lo : OUT;
+    const int c0 = f->col_lo, W = (f->col_hi ? f->col_hi : OUT) - c0;
+    if (W <= 0) return; // an empty slice: nothing of these rows is this caller's
     const size_t ldd = f->ld_dout ? (size_t)f->ld_dout : (size_t)OUT;
     // start[r][k] .. start[r][k + 1]: the positions in list of part r's rows that hold column k0 + k
     int32_t *start = scratch, *list = scratch + (size_t)f->n_parts * (rows + 1);
