@@ -2,9 +2,10 @@
 """Inspect and compare cfgan checkpoints (the format of src/ckpt.c).
 
 usage: tools/ckpt.py info CKPT
-       tools/ckpt.py diff CKPT_A CKPT_B [--tol 1e-5]
+       tools/ckpt.py diff CKPT_A CKPT_B [--tol 1e-5] [--moments]
        tools/ckpt.py newest RUN_DIR
-diff prints, per network, max|a - b| / max|a| over the parameters and exits 1 if any exceeds --tol.
+diff prints, per network, max|a - b| / max|a| over the parameters (with --moments also over Adam's
+first and second moments) and exits 1 if any exceeds --tol.
 """
 import glob
 import os
@@ -50,14 +51,16 @@ def main():
         tol = float(sys.argv[sys.argv.index("--tol") + 1]) if "--tol" in sys.argv else 1e-5
         a, b = read(sys.argv[2]), read(sys.argv[3])
         worst = 0.0
+        parts = (("params", "parameters"), ("m", "first moments"), ("v", "second moments"))
         for net in ("g", "d"):
-            x = np.frombuffer(a["sections"][f"{net}.params"], dtype=np.float32).astype(np.float64)
-            y = np.frombuffer(b["sections"][f"{net}.params"], dtype=np.float32).astype(np.float64)
-            if x.shape != y.shape:
-                sys.exit(f"{net}: {x.size} vs {y.size} parameters")
-            rel = np.abs(x - y).max() / max(np.abs(x).max(), 1e-30)
-            worst = max(worst, rel)
-            print(f"{net}: {x.size} parameters, max|a-b|/max|a| = {rel:.3e}")
+            for sec, what in parts if "--moments" in sys.argv else parts[:1]:
+                x = np.frombuffer(a["sections"][f"{net}.{sec}"], dtype=np.float32).astype(np.float64)
+                y = np.frombuffer(b["sections"][f"{net}.{sec}"], dtype=np.float32).astype(np.float64)
+                if x.shape != y.shape:
+                    sys.exit(f"{net}: {x.size} vs {y.size} {what}")
+                rel = np.abs(x - y).max() / max(np.abs(x).max(), 1e-30)
+                worst = max(worst, rel)
+                print(f"{net}: {x.size} {what}, max|a-b|/max|a| = {rel:.3e}")
         sys.exit(0 if worst <= tol else 1)
     else:
         sys.exit(__doc__)
