@@ -2,7 +2,8 @@
 """make bench: fixed workloads through cfgan at np = 1 and 2, per-phase time, FLOPs and GFLOP/s,
 the machine's sgemm rate at the very shapes each phase used (same library, kernels and threads;
 OpenBLAS's cblas_sgemm, and the trainer's own small-batch kernels where it uses them),
-peak memory per rank, and the PyTorch reference (tools/torch_cfgan.py) on the same workload.
+peak memory per rank, and the PyTorch reference (tools/torch_cfgan.py) on the same workload; per
+workload it ends with the products' floor: their time at those rates, the least a run can take.
 
 usage: tools/bench.py [--out DIR] [--outer N] [--only ml100k,ml1m,demo] [--no-torch]
        tools/bench.py --tables DIR   (the README's Markdown tables from DIR/bench.csv)
@@ -126,8 +127,8 @@ PHASE_LABELS = {"sampling": "sampling", "G forward": "G forward", "G backward": 
 
 def floors(rows, outer, label):
     """What the products alone cost per outer iteration on one rank (rank 0's shapes) at OpenBLAS's
-    sgemm rate and at the trainer's kernels' rate at the same shapes: a floor no schedule gets under
-    without more cores or fewer FLOPs. rows: this workload's bench.csv rows."""
+    sgemm rate and at the trainer's kernels' rate at the same shapes: a floor for any schedule of the
+    same FLOPs on kernels no faster than these. rows: this workload's bench.csv rows."""
     mine = [r for r in rows if r["setting"] == label and r["phase"] != "total"]
     if not mine:
         return None
