@@ -3,7 +3,7 @@
 the machine's sgemm rate at the very shapes each phase used (same library, kernels and threads;
 OpenBLAS's cblas_sgemm, and the trainer's own small-batch kernels where it uses them),
 peak memory per rank, and the PyTorch reference (tools/torch_cfgan.py) on the same workload; per
-workload it ends with the products' floor: their time at those rates, the least a run can take.
+workload it ends with the products' floor: their time at those rates (no run with kernels as fast is shorter).
 
 usage: tools/bench.py [--out DIR] [--outer N] [--only ml100k,ml1m,demo] [--no-torch]
        tools/bench.py --tables DIR   (the README's Markdown tables from DIR/bench.csv)
