@@ -139,9 +139,12 @@ def floors(rows, outer, label):
             "seconds_per_outer": total}
 
 
-def print_floors(name, rows, outer, full_outer):
-    for label in ("np1-t1", "np2-t1"):
-        f = floors(rows, outer, label)
+FLOOR_SETTINGS = ("np1-t1", "np2-t1")
+
+
+def print_floors(by_label, full_outer):
+    """by_label: {setting: floors(...)}"""
+    for label, f in by_label.items():
         if f:
             low = min(f["gemm_seconds_per_outer_at_sgemm_rate"], f["gemm_seconds_per_outer_at_kernel_rate"])
             print(f"  {label:7} products alone: {f['gemm_seconds_per_outer_at_sgemm_rate']:.3f} s per outer iteration "
@@ -187,7 +190,8 @@ def markdown_tables(out_dir):
     for w in dict.fromkeys(r["workload"] for r in rows):
         if w in summary:
             print(f"{w}:")
-            print_floors(w, [r for r in rows if r["workload"] == w], summary[w]["outer"], summary[w]["full_outer"])
+            mine = [r for r in rows if r["workload"] == w]
+            print_floors({l: floors(mine, summary[w]["outer"], l) for l in FLOOR_SETTINGS}, summary[w]["full_outer"])
 
 
 def main():
@@ -248,7 +252,7 @@ def main():
                          "speedup_node_shared_vs_ring": per["np2-ring"]["seconds_per_outer"] / per["np2-t1"]["seconds_per_outer"],
                          "speedup_own_kernels_vs_openblas": per["np2-openblas"]["seconds_per_outer"] / per["np2-t1"]["seconds_per_outer"]}
         summary[name]["floors"] = {l: floors([r for r in csv_rows if r["workload"] == name], outer, l)
-                                   for l in ("np1-t1", "np2-t1")}
+                                   for l in FLOOR_SETTINGS}
         if torch:
             summary[name]["torch_seconds_per_outer"] = torch["seconds_per_outer"]
             summary[name]["ratio_vs_torch"] = {k: torch["seconds_per_outer"] / v["seconds_per_outer"] for k, v in per.items()}
@@ -295,7 +299,7 @@ def main():
               f"with balanced batches x{s['speedup_np2_balanced_vs_np1_one_thread']:.2f}")
         print(f"  np=2 node-shared exchange vs message-passing ring: x{s['speedup_node_shared_vs_ring']:.2f}")
         print(f"  np=2 own small-batch kernels vs OpenBLAS for every product: x{s['speedup_own_kernels_vs_openblas']:.2f}")
-        print_floors(name, [r for r in csv_rows if r["workload"] == name], s["outer"], s["full_outer"])
+        print_floors(s["floors"], s["full_outer"])
         if "torch_seconds_per_outer" in s:
             print(f"  PyTorch reference (tools/torch_cfgan.py, {CORES} threads): {s['torch_seconds_per_outer']:.3f} s per outer iteration")
     if "ml1m_memory" in summary:
