@@ -87,7 +87,7 @@ else not_ok "tools: comm_model.py" "$(tail -5 "$TMP/comm.log")"; fi
 # make bench's driver on the demo (2 outer iterations, no PyTorch): every setting and phase in the
 # CSV, the phases within the total, GEMM fractions in (0, 3], the side-by-side ratios recomputed
 "$PY" "$ROOT/tools/bench.py" --only demo --outer 2 --no-torch --out "$TMP/bench" > "$TMP/bench.log" 2>&1
-if [ -f "$TMP/bench/bench.csv" ] && "$PY" - "$TMP/bench" <<'PY'
+if [ -f "$TMP/bench/bench.csv" ] && grep -q "np2-t1  products alone: " "$TMP/bench.log" && "$PY" - "$TMP/bench" <<'PY'
 import csv, json, sys
 d = sys.argv[1]
 rows = list(csv.DictReader(open(f"{d}/bench.csv")))
