@@ -1,6 +1,6 @@
 // Tests of the evaluator: bounded top-K against a full sort (ties to the lower index, NaN last,
 // exclusions), item-column offering against user-row offering, hand-computed metrics, and the
-// shared fixture's ranked lists.
+// metric fixture's ranked lists.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,17 +133,17 @@ int main(void) {
         csr_free(&test);
     });
 
-    TEST("eval: the shared fixture's top-20 lists are reproduced exactly", {
+    TEST("eval: the metric fixture's top-20 lists are reproduced exactly", {
         const char *root = getenv("ROOT") ? getenv("ROOT") : ".";
         char path[1024];
-        snprintf(path, sizeof path, "%s/../shared/fixtures/metrics/small.top20", root);
+        snprintf(path, sizeof path, "%s/tests/fixtures/metrics/small.top20", root);
         FILE *f = fopen(path, "r");
         CHECK(f != NULL, "cannot open %s", path);
         if (!f) break;
         // scores and train from the fixture
-        snprintf(path, sizeof path, "%s/../shared/fixtures/metrics/small.scores", root);
+        snprintf(path, sizeof path, "%s/tests/fixtures/metrics/small.scores", root);
         FILE *fs = fopen(path, "r");
-        snprintf(path, sizeof path, "%s/../shared/fixtures/metrics/small.train", root);
+        snprintf(path, sizeof path, "%s/tests/fixtures/metrics/small.train", root);
         FILE *ft = fopen(path, "r");
         CHECK(fs && ft, "fixture files missing");
         if (!fs || !ft) break;

@@ -8,7 +8,7 @@ usage:
       [--zr-coef 0.03] [--epochs 1000] [--g-steps 4] [--d-steps 2] [--g-batch 32] [--d-batch 64]
       [--g-lr 1e-4] [--d-lr 1e-4] [--g-reg 1e-3] [--d-reg 0] [--outer N] [--eval-every 1]
       [--topk 5,10,20] [--seed 1] [--threads N] [--blas-threads N] [--jsonl FILE]
-  /usr/bin/python3 tools/torch_cfgan.py --check-fixture /work/shared/fixtures/metrics
+  /usr/bin/python3 tools/torch_cfgan.py --check-fixture tests/fixtures/metrics
 
   e.g. 10 outer iterations (40 epochs) of the ML100K reference config on 2 threads:
   /usr/bin/python3 tools/torch_cfgan.py --train ML100K.train --test ML100K.test --outer 10 --threads 2

@@ -1,6 +1,6 @@
-# `cfgan evaluate` on the shared metric fixture: every metric at every cutoff within 1e-6.
+# `cfgan evaluate` on the metric fixture (tests/fixtures/metrics): every metric at every cutoff within 1e-6.
 . "$(dirname "$0")/../lib.sh"
-F=$ROOT/../shared/fixtures/metrics
+F=$ROOT/tests/fixtures/metrics
 if [ ! -f "$F/small.expected.json" ]; then not_ok "evaluate: fixture" "missing $F"; exit 0; fi
 out=$("$CFGAN" evaluate --train "$F/small.train" --test "$F/small.test" --scores "$F/small.scores" --topk 1,5,10,20)
 if /usr/bin/python3 - "$F/small.expected.json" "$out" <<'PY'
