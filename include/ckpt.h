@@ -38,4 +38,33 @@ const void *ckpt_get(const Checkpoint *self, const char *name, size_t bytes);
 int ckpt_load_newest(Checkpoint *self, const char *dir, char *path_out, size_t path_size, char *err, size_t err_size);
 void ckpt_free(Checkpoint *self);
 
+// ---- training checkpoints ----
+#include "config.h"
+#include "nn.h"
+
+// What a training checkpoint holds: both networks (parameters, Adam moments, step counts), the
+// loop's state (plain bytes), every rank's loss sums of the pass in flight (n_sums doubles each),
+// and the honest protocol's selected generator (best_g, written when have_best).
+typedef struct {
+    Mlp *g, *d;
+    void *loop;
+    size_t loop_bytes;
+    double *sums;
+    int n_sums;
+    float *best_g;
+    int have_best;
+} TrainingState;
+
+// Write DIR/ckpt-<step>.bin (rank 0; collective for the loss sums) with the config's hash and text,
+// the data's fingerprint and the rank count; ends every rank if it cannot be written (the previous
+// checkpoints stay intact).
+void ckpt_save_training(const char *dir, const Config *cfg, uint64_t fingerprint, int epoch, int64_t step,
+                        const TrainingState *st);
+// Restore st from the newest valid checkpoint in dir (rank 0 reads, every rank receives it). A
+// missing or broken checkpoint, another config hash or data fingerprint end every rank with the
+// reason. After a change of rank count rank 0 takes every rank's loss sums (summed), the others
+// none. Collective; path_out gets the file restored.
+void ckpt_restore_training(const char *dir, const Config *cfg, uint64_t fingerprint, TrainingState *st,
+                           char *path_out, size_t path_size);
+
 #endif

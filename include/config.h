@@ -13,10 +13,8 @@
 typedef enum { FORMAT_CFGAN, FORMAT_ML100K, FORMAT_ML1M, FORMAT_CSV, FORMAT_TSV, FORMAT_SYNTHETIC } DataFormat;
 typedef enum { MODE_USER, MODE_ITEM } RowMode;
 typedef enum { SCHEME_ZR, SCHEME_PM, SCHEME_ZP } Scheme;
-typedef enum { SPLIT_AUTO, SPLIT_ON, SPLIT_OFF } SplitHidden; // run.split_hidden
 typedef enum { HIDDEN_SIGMOID, HIDDEN_TANH, HIDDEN_RELU } HiddenActivation;
 typedef enum { GOUT_LINEAR, GOUT_SIGMOID } GeneratorOutput;
-typedef enum { OPT_ADAM, OPT_SGD } Optimizer;
 
 typedef struct {
     const char *file; // config path, or "--set"
@@ -55,14 +53,12 @@ typedef struct {
     int g_steps, d_steps, g_batch, d_batch;
     int batch_strata;                 // batch order: shuffle within row id mod batch_strata (1 = uniform)
     double g_lr, d_lr, g_reg, d_reg;
-    int optimizer;                    // Optimizer
     double beta1, beta2, adam_eps;
     // eval
     int topk[CFG_LIST_MAX], n_topk;   // cutoffs, sorted ascending, unique
     int eval_every;                   // epochs between evaluations
     char eval_select[32];             // honest protocol: metric that picks the epoch, e.g. NDCG@20
     int eval_patience;                // honest protocol: evaluations without improvement before stopping; 0 = never
-    int eval_block;                   // rows scored per block
     // checkpoint
     int ckpt_every;                   // epochs between checkpoints; 0 = only at the end
     int ckpt_keep;                    // newest checkpoints kept
@@ -70,14 +66,9 @@ typedef struct {
     double ease_lambda[CFG_LIST_MAX]; int n_ease_lambda;
     int knn_k[CFG_LIST_MAX]; int n_knn_k;
     double knn_shrink[CFG_LIST_MAX]; int n_knn_shrink;
-    // run-time knobs (do not change results)
-    int check_every;                  // steps between cross-rank parameter checksums; 0 = off
-    int64_t fail_at_step;             // debug: the last rank's loss is NaN at this step; 0 = off
-    int negative_cache_mb;            // MB for negative sets kept through an outer iteration; 0 = redraw
-    int g_cache_mb;                   // MB for G's outputs kept through a D phase; 0 = recompute per batch
-    int shard_optimizer;              // np > 1: reduce-scatter gradients, update a slice, allgather parameters
-    int node_shared;                  // sharded, one node: gradients and parameters in node-shared memory
-    int split_hidden;                 // SPLIT_AUTO/ON/OFF: node-shared, one hidden layer: G split by hidden units
+    // run: how the work is done (the results agree up to float summation order)
+    int exchange;                     // ExchangeKind (exchange.h): auto, mpi or shm
+    int cache_mb;                     // MB per rank for negative sets and G's outputs kept between steps
 
     // resolved by config_finish
     char path[CFG_STR_MAX];           // config file as given
@@ -106,7 +97,8 @@ void config_finish(Config *self, const char *data_root);
 void config_resolve_path(const Config *self, const char *rel, char *out, size_t out_size);
 // Write the resolved configuration as YAML (exact values, so it can be fed back in).
 void config_write_yaml(const Config *self, FILE *fp);
-// Hash of the values that define the experiment (everything except run-time knobs and eval/ckpt cadence).
+// Hash of the values that can change the results (everything but evaluation and checkpoint cadence,
+// cutoffs and titles).
 uint64_t config_hash(const Config *self);
 // Print the key table (name, type, default, range, doc) for --help.
 void config_print_keys(FILE *fp);

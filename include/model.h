@@ -32,7 +32,6 @@ typedef struct {
     // dx_fake and G's output gradient, which are written whole
     float *dacts;
     float *dg_h[NN_MAX_LAYERS], *dx_fake, *dd_real_h[NN_MAX_LAYERS], *dd_fake_h[NN_MAX_LAYERS];
-    float *dg_out_own;     // the workspace's own G output gradient while another buffer stands in
     size_t n_dacts;        // floats in dacts
     // the batch's masks as bit rows (bit j of row i = column j), never expanded to floats
     int32_t mask_words;    // (n + 63) / 64
@@ -44,11 +43,6 @@ typedef struct {
     uint32_t *cache_outer; // (rows) outer iteration + 1 the row's cached sets belong to; 0 = none
     uint64_t *cache_pm;    // (rows, words) columns of k = e_r ∪ P_r
     uint64_t *cache_zr;    // (rows, words) columns of Z_r
-    int g_factored;        // 1: the G step adds no weight gradients of G (biases only); the
-                           // optimizer forms them from g_h, dg_h and the batch (adam_rows_factored)
-    int g_split;           // 1: G's hidden units are split across ranks (run.split_hidden): the trainer
-                           // writes G(e) into cfgan_g_output before the G step, which then stops at
-                           // G's output gradient (and that layer's bias gradient)
 } Cfgan;
 
 // A mini-batch as one rank sees it: the rows it owns, their training vectors, the outer iteration.
@@ -76,8 +70,8 @@ void cfgan_free(Cfgan *self);
 
 // Keep each row's negative sets for the rest of its outer iteration (n_rows local rows, indexed by
 // Batch.local), if that takes at most max_bytes; otherwise they are redrawn at every step (same
-// sets either way).
-void cfgan_cache_init(Cfgan *self, int32_t n_rows, size_t max_bytes);
+// sets either way). Returns the bytes taken.
+size_t cfgan_cache_init(Cfgan *self, int32_t n_rows, size_t max_bytes);
 // Fill k_bits (and z_bits when need_zr) for the batch from streams (seed, RNG_PM|RNG_ZR, outer, row).
 void cfgan_sample_masks(Cfgan *self, const Batch *b, uint64_t seed, int need_zr);
 // Tests: use the portable mask kernels even where AVX-512 is available (they must give the same bits).
@@ -91,11 +85,6 @@ void cfgan_d_step(Cfgan *self, const Batch *b, const float *const *g_rows, float
 // G step: forward G and D on fake, backward through D into G, accumulate G's gradient.
 void cfgan_g_step(Cfgan *self, const Batch *b, float scale, StepStats *st);
 // G(e) for rows given as (B, ptr, col), written to out (B, n). B <= max_batch.
-// Let the G step write the gradient at G's output (max_batch x n_cols) into buf instead of the
-// model's own workspace (NULL: back to its own).
-void cfgan_g_output_grad_buffer(Cfgan *self, float *buf);
-// G's output rows of the current batch (max_batch x n_cols): written by the G step's forward.
-float *cfgan_g_output(Cfgan *self);
 void cfgan_generate(Cfgan *self, int B, const int64_t *ptr, const int32_t *col, float *out);
 
 // Draw the exact-size subset of a row's unobserved columns: floor(|U|·ratio) columns of

@@ -5,7 +5,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdnoreturn.h>
 
 // Start MPI (or nothing in the serial build) and register the error-exit hook with util.
 void par_init(int *argc, char ***argv);
@@ -26,11 +25,6 @@ void par_max_double(double *buf, size_t n);
 void par_min_double(double *buf, size_t n);
 // Broadcast bytes from rank `root`.
 void par_bcast(void *buf, size_t bytes, int root);
-// Gather `bytes` from every rank into `out` on root (out: size x bytes; may be NULL elsewhere).
-void par_gather(const void *in, size_t bytes, void *out, int root);
-// Gather variable-sized byte blocks on root; counts/displs in bytes (root only).
-void par_gatherv(const void *in, size_t bytes, void *out, const size_t *counts, const size_t *displs, int root);
-void par_barrier(void);
 // Every rank's bytes, concatenated in rank order, on every rank (*out malloc'ed).
 void par_allgatherv_bytes(const void *in, size_t bytes, void **out, size_t *out_bytes);
 // Concatenation of every rank's bytes in rank order on root only (*out malloc'ed there, NULL elsewhere).
@@ -42,20 +36,12 @@ void par_alltoallv_bytes(const void *send, const size_t *send_bytes, void **recv
 // merge(in, inout, count, elem_bytes) folds in into inout. Non-root buffers are left unspecified.
 void par_reduce_custom(void *buf, int count, size_t elem_bytes,
                        void (*merge)(const void *in, void *inout, int count, size_t elem_bytes), int root);
-// Sum buf (np * block floats) over ranks; rank r ends with the complete sum of its block, in place
-// at buf[r * block, (r + 1) * block) (other blocks hold partial sums). A ring: p - 1 exchanges of one
-// block each, as fast as the reduce half of an allreduce.
-void par_reduce_scatter_float(float *buf, size_t block);
-// Every rank's block (at buf[r * block], block floats) copied to every rank, in place.
-void par_allgather_float(float *buf, size_t block);
 // Sum n doubles of every rank into root's buf (others' buf unchanged).
 void par_reduce_sum_double(double *buf, size_t n, int root);
 // Pass bytes around the ring in place: send to rank + 1, receive from rank - 1.
 void par_ring_shift(void *buf, size_t bytes);
 // 1 if every rank passed the same value.
 int par_same_u64(uint64_t v);
-// Logical OR of a flag over all ranks (for collective decisions like "stop now").
-int par_any(int flag);
 // Bitwise OR of small flag sets over all ranks.
 int par_or_bits(int bits);
 // 1 when np > 1 and every rank runs on one node (the same answer on every rank; 0 in the serial
@@ -69,7 +55,5 @@ void par_node_shared(size_t my_n, float **seg);
 void par_node_sync(void);
 // par_or_bits that is also a par_node_sync.
 int par_or_bits_sync(int bits);
-// End every rank now with `status` (MPI_Abort when there are other ranks).
-noreturn void par_abort(int status);
 
 #endif

@@ -66,6 +66,10 @@ void line_reader_free(LineReader *self);
 // hook longjmps out of die() (the fuzzer) calls this to release them.
 void line_reader_free_all(void);
 
+// The non-negative integer in environment variable `name` (0 when unset or empty); anything else
+// ends every rank with an input error naming the variable.
+int64_t env_count(const char *name);
+
 // Seconds since an arbitrary fixed point (monotonic).
 double wall_seconds(void);
 

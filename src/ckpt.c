@@ -1,4 +1,5 @@
-// ckpt: checkpoint files: header, named sections, checksum; atomic writes; newest valid lookup.
+// ckpt: checkpoint files: header, named sections, checksum; atomic writes; newest valid lookup;
+// and what a training checkpoint holds.
 #include "ckpt.h"
 
 #include <dirent.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "par.h"
 #include "util.h"
 
 #define CKPT_MAGIC "CFGANCKP"
@@ -234,4 +236,106 @@ int ckpt_load_newest(Checkpoint *self, const char *dir, char *path_out, size_t p
 void ckpt_free(Checkpoint *self) {
     free(self->buffer);
     memset(self, 0, sizeof *self);
+}
+
+// ---- training checkpoints ---------------------------------------------------------------------
+
+void ckpt_save_training(const char *dir, const Config *cfg, uint64_t fingerprint, int epoch, int64_t step,
+                        const TrainingState *st) {
+    void *sums; // every rank's loss sums of the pass in flight, in rank order (rank 0 only)
+    size_t sum_bytes;
+    par_gatherv_bytes(st->sums, (size_t)st->n_sums * sizeof(double), &sums, &sum_bytes, 0);
+    if (util_is_root()) {
+        Checkpoint c = {.config_hash = config_hash(cfg), .fingerprint = fingerprint, .ranks = par_size(),
+                        .epoch = epoch, .step = step};
+        const Mlp *g = st->g, *d = st->d;
+        const size_t gb = g->n_params * sizeof(float), db = d->n_params * sizeof(float);
+        ckpt_add(&c, "state", st->loop, st->loop_bytes);
+        ckpt_add(&c, "pass_sums", sums, sum_bytes);
+        ckpt_add(&c, "g.params", g->params, gb);
+        ckpt_add(&c, "g.m", g->m, gb);
+        ckpt_add(&c, "g.v", g->v, gb);
+        ckpt_add(&c, "g.step", &g->step, sizeof g->step);
+        ckpt_add(&c, "d.params", d->params, db);
+        ckpt_add(&c, "d.m", d->m, db);
+        ckpt_add(&c, "d.v", d->v, db);
+        ckpt_add(&c, "d.step", &d->step, sizeof d->step);
+        // the selected parameters exist only after the first validation (recommend falls back to g.params)
+        if (st->best_g && st->have_best) ckpt_add(&c, "best_g", st->best_g, gb);
+        char *text = NULL;
+        size_t text_bytes = 0;
+        FILE *mem = open_memstream(&text, &text_bytes);
+        config_write_yaml(cfg, mem);
+        fclose(mem);
+        ckpt_add(&c, "config.yaml", text, text_bytes);
+        mkdir_p(dir);
+        char path[CFG_STR_MAX + 64];
+        if (ckpt_write(&c, dir, cfg->ckpt_keep, path, sizeof path) != 0)
+            die_local(EXIT_RUNTIME, "%s: cannot write the checkpoint: %s (the previous checkpoints are intact)", path,
+                      strerror(errno));
+        free(text);
+    }
+    free(sums);
+}
+
+// Copy section `name` (exactly `bytes`) or end every rank naming it.
+static void restore_part(const Checkpoint *c, const char *path, const char *name, void *dst, size_t bytes) {
+    const void *src = ckpt_get(c, name, bytes);
+    if (!src) die(EXIT_INPUT, "%s: section '%s' is missing or has the wrong size", path, name);
+    memcpy(dst, src, bytes);
+}
+
+void ckpt_restore_training(const char *dir, const Config *cfg, uint64_t fingerprint, TrainingState *st,
+                           char *path, size_t path_size) {
+    Checkpoint c = {0};
+    char err[512] = "";
+    unsigned char *buf = NULL;
+    uint64_t bytes = 0;
+    if (util_is_root() && ckpt_load_newest(&c, dir, path, path_size, err, sizeof err) == 0)
+        buf = c.buffer, bytes = c.buffer_bytes;
+    par_bcast(&bytes, sizeof bytes, 0);
+    if (bytes == 0) {
+        par_bcast(err, sizeof err, 0);
+        die(EXIT_INPUT, "%s: cannot resume: %s", dir, err);
+    }
+    par_bcast(path, path_size, 0);
+    if (!util_is_root()) buf = xmalloc(bytes);
+    par_bcast(buf, bytes, 0);
+    if (!util_is_root() && ckpt_parse(&c, buf, bytes, err, sizeof err) != 0)
+        die_local(EXIT_RUNTIME, "%s: checkpoint damaged in transit: %s", path, err);
+    if (c.config_hash != config_hash(cfg))
+        die(EXIT_INPUT, "%s: was written with a different configuration (hash %016llx, this config %016llx); resume "
+                        "with the run's config.yaml, changing only keys that do not define the run (eval.topk, "
+                        "eval.every, checkpoint.*, data.titles; see cfgan help config)",
+            path, (unsigned long long)c.config_hash, (unsigned long long)config_hash(cfg));
+    if (c.fingerprint != fingerprint)
+        die(EXIT_INPUT, "%s: was written for different data (fingerprint %016llx, now %016llx): check --data-root", path,
+            (unsigned long long)c.fingerprint, (unsigned long long)fingerprint);
+    if (c.ranks != par_size())
+        warn("%s: written by %d ranks, resuming with %d: results will differ from an uninterrupted run in float "
+             "summation order",
+             path, c.ranks, par_size());
+    Mlp *g = st->g, *d = st->d;
+    const size_t gb = g->n_params * sizeof(float), db = d->n_params * sizeof(float);
+    restore_part(&c, path, "state", st->loop, st->loop_bytes);
+    restore_part(&c, path, "g.params", g->params, gb);
+    restore_part(&c, path, "g.m", g->m, gb);
+    restore_part(&c, path, "g.v", g->v, gb);
+    restore_part(&c, path, "g.step", &g->step, sizeof g->step);
+    restore_part(&c, path, "d.params", d->params, db);
+    restore_part(&c, path, "d.m", d->m, db);
+    restore_part(&c, path, "d.v", d->v, db);
+    restore_part(&c, path, "d.step", &d->step, sizeof d->step);
+    const void *best = ckpt_get(&c, "best_g", gb); // present once the honest protocol selected an epoch
+    if (st->best_g && best) memcpy(st->best_g, best, gb);
+    // this rank's loss sums of the interrupted pass; with another rank count, rank 0 takes them all
+    const size_t n = (size_t)st->n_sums;
+    const double *sums = ckpt_get(&c, "pass_sums", (size_t)c.ranks * n * sizeof(double));
+    if (!sums) die(EXIT_INPUT, "%s: section 'pass_sums' is missing or has the wrong size", path);
+    memset(st->sums, 0, n * sizeof(double));
+    if (c.ranks == par_size()) memcpy(st->sums, sums + (size_t)par_rank() * n, n * sizeof(double));
+    else
+        for (int r = 0; r < c.ranks && util_is_root(); r++)
+            for (size_t i = 0; i < n; i++) st->sums[i] += sums[(size_t)r * n + i];
+    ckpt_free(&c);
 }

@@ -108,11 +108,13 @@ int cmd_bench_adam(int argc, char **argv) {
         // normal floats however long it runs (a decaying state turns denormal and 10x slower); every
         // operation of the update is still done
         for (size_t i = 0; i < net.n_params; i++) net.params[i] = 0.01f + 0.01f * (float)(i % 97) / 97.0f;
+        const AdamHyper hyper = {.lr = 0.0f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .reg = 1e-3f};
+        float *grad = net.grads;
         long reps = 0;
         double t0 = wall_seconds(), t;
         do {
             if (stream) stream_kernel(net.params, net.grads, net.m, net.v, net.n_params);
-            else adam_update(&net, 0.0f, 0.9f, 0.999f, 1e-8f, 1e-3f);
+            else adam_update(&net, 0, net.n_params, &grad, 1, &hyper);
             reps++;
             t = wall_seconds() - t0;
         } while (t < budget || reps < 3);

@@ -15,9 +15,9 @@
 typedef enum { T_INT, T_INT64, T_FLOAT, T_BOOL, T_STR, T_ENUM, T_INT_LIST, T_FLOAT_LIST } KeyType;
 
 enum {
-    F_RUNTIME = 1,    // key does not define the experiment (left out of config_hash)
-    F_HASH_IF_SET = 2 // added after checkpoints existed: left out of config_hash at its default, so
-                      // the checkpoints of earlier versions still resume
+    F_RUNTIME = 1,    // key does not change the results (left out of config_hash): a resume may change it
+    F_HASH_IF_SET = 2 // changes the results' bits: hashed, except at its default (the checkpoints of
+                      // versions that did not have the key still resume)
 };
 
 typedef struct {
@@ -107,8 +107,6 @@ static const Key KEYS[] = {
     {"train.d_lr", T_FLOAT, OFF(d_lr), 0, 0, "1e-4", 0, 100, NULL, 0, "discriminator learning rate"},
     {"train.g_reg", T_FLOAT, OFF(g_reg), 0, 0, "1e-3", 0, 1e6, NULL, 0, "generator L2 weight (sum of squares / 2)"},
     {"train.d_reg", T_FLOAT, OFF(d_reg), 0, 0, "0", 0, 1e6, NULL, 0, "discriminator L2 weight"},
-    {"train.optimizer", T_ENUM, OFF(optimizer), 0, 0, "adam", 0, 0, "adam|sgd", 0,
-     "adam (TensorFlow form, the reference) or plain sgd"},
     {"train.beta1", T_FLOAT, OFF(beta1), 0, 0, "0.9", 0, 0.999999, NULL, 0, "Adam beta1"},
     {"train.beta2", T_FLOAT, OFF(beta2), 0, 0, "0.999", 0, 0.999999999, NULL, 0, "Adam beta2"},
     {"train.eps", T_FLOAT, OFF(adam_eps), 0, 0, "1e-8", 1e-30, 1, NULL, 0, "Adam epsilon"},
@@ -120,8 +118,6 @@ static const Key KEYS[] = {
      "honest protocol: validation metric that picks the epoch (P|R|NDCG|MRR @ one of eval.topk)"},
     {"eval.patience", T_INT, OFF(eval_patience), 0, 0, "0", 0, 1e8, NULL, 0,
      "honest protocol: stop after this many evaluations without improvement; 0 = never"},
-    {"eval.block", T_INT, OFF(eval_block), 0, 0, "256", 1, 1e6, NULL, F_RUNTIME,
-     "rows scored per block (memory: block x columns floats)"},
 
     {"checkpoint.every", T_INT, OFF(ckpt_every), 0, 0, "50", 0, 1e8, NULL, F_RUNTIME,
      "epochs between checkpoints; 0 = only at the end"},
@@ -134,29 +130,13 @@ static const Key KEYS[] = {
     {"baselines.itemknn.shrink", T_FLOAT_LIST, OFF(knn_shrink), OFF(n_knn_shrink), 0, "[10]", 0, 1e12, NULL, 0,
      "ItemKNN cosine shrink term; a list is a grid"},
 
-    {"run.negative_cache_mb", T_INT, OFF(negative_cache_mb), 0, 0, "256", 0, 1e7, NULL, F_RUNTIME,
-     "memory for keeping each row's negative sets through an outer iteration (0 = redraw every step; same results)"},
-    {"run.g_cache_mb", T_INT, OFF(g_cache_mb), 0, 0, "1024", 0, 1e7, NULL, F_RUNTIME,
-     "memory for G's outputs of this rank's rows, computed once per D phase (0 = per batch; the same results, bit "
-     "for bit with the own GEMM kernels, through OpenBLAS up to its blocking)"},
-    {"run.shard_optimizer", T_BOOL, OFF(shard_optimizer), 0, 0, "true", 0, 0, NULL, F_RUNTIME,
-     "with several ranks, each updates 1/np of the parameters (reduce-scatter, Adam, allgather) instead of all"},
-    {"run.node_shared", T_BOOL, OFF(node_shared), 0, 0, "true", 0, 0, NULL, F_RUNTIME,
-     "sharded optimizer with every rank on one node: gradients and one copy of the parameters in shared memory, "
-     "G's weight gradients formed inside Adam from the ranks' batch factors (no allgather; equal to the ring up to "
-     "float summation order; at np = 2 bit for bit with the own small-batch GEMM kernels, up to sgemm's last bit "
-     "with OpenBLAS)"},
-    {"run.split_hidden", T_ENUM, OFF(split_hidden), 0, 0, "auto", 0, 0, "auto|true|false", F_RUNTIME,
-     "with node-shared memory and one hidden layer in G: each rank owns 1/np of G's hidden units (their columns of "
-     "the first weight matrix, rows of the second) and computes G's layers on them for the whole batch, adding the "
-     "ranks' partial outputs, so it touches only the weights it updates (equal to the ring up to float summation "
-     "order). auto: when a rank's share of a G batch is at most 32 rows (there re-reading every weight per step "
-     "costs most)"},
-    {"run.fail_at_step", T_INT64, OFF(fail_at_step), 0, 0, "0", 0, BIG, NULL, F_RUNTIME,
-     "debug: the last rank sees a non-finite loss at this step (numbered as failure messages print it), to "
-     "test failure handling; 0 = off. Echoed into the run's config.yaml like every key: set it to 0 when resuming"},
-    {"run.check_every", T_INT, OFF(check_every), 0, 0, "0", 0, 1e9, NULL, F_RUNTIME,
-     "debug: steps between cross-rank parameter checksums; 0 = off"},
+    {"run.exchange", T_ENUM, OFF(exchange), 0, 0, "auto", 0, 0, "auto|mpi|shm", F_HASH_IF_SET,
+     "how the ranks' gradients are summed each step: mpi = MPI_Allreduce (any nodes); shm = node-shared memory, "
+     "each rank updating 1/np of the parameters (all ranks on one node); auto = shm when every rank is on one "
+     "node, else mpi. The results agree up to float summation order"},
+    {"run.cache_mb", T_INT, OFF(cache_mb), 0, 0, "1024", 0, 1e7, NULL, F_HASH_IF_SET,
+     "memory per rank for keeping each row's negative sets through an outer iteration and G's outputs through a "
+     "D phase (0 = recompute them; the same negatives, G's outputs may differ in the last bits)"},
 };
 #define N_KEYS ((int)(sizeof KEYS / sizeof KEYS[0]))
 

@@ -241,14 +241,16 @@ void sample_unobserved(float *mask, const int32_t *pos, int n_pos, int n, double
     free(out);
 }
 
-void cfgan_cache_init(Cfgan *self, int32_t n_rows, size_t max_bytes) {
+size_t cfgan_cache_init(Cfgan *self, int32_t n_rows, size_t max_bytes) {
     const size_t words = ((size_t)self->n_cols + 63) / 64;
     const int sets = (self->scheme != SCHEME_ZR) + (self->scheme != SCHEME_PM);
-    if ((size_t)n_rows * words * sizeof(uint64_t) * (size_t)sets > max_bytes) return; // draw per step instead
+    const size_t bytes = (size_t)n_rows * words * sizeof(uint64_t) * (size_t)sets;
+    if (bytes > max_bytes) return 0; // draw per step instead
     self->cache_words = (int32_t)words;
     self->cache_outer = xcalloc((size_t)n_rows + 1, sizeof *self->cache_outer);
     if (self->scheme != SCHEME_ZR) self->cache_pm = xmalloc((size_t)n_rows * words * sizeof(uint64_t) + 8);
     if (self->scheme != SCHEME_PM) self->cache_zr = xmalloc((size_t)n_rows * words * sizeof(uint64_t) + 8);
+    return bytes;
 }
 
 void cfgan_sample_masks(Cfgan *self, const Batch *b, uint64_t seed, int need_zr) {
@@ -435,7 +437,7 @@ void cfgan_g_step(Cfgan *self, const Batch *b, float scale, StepStats *st) {
     const int B = b->B, n = self->n_cols, Ld = self->d.n_layers, Lg = g->n_layers;
     zero_dacts(self, B);
     timer_start(T_G_FWD);
-    if (!self->g_split) g_forward(self, &e, NULL); // split: the trainer wrote G(e) (cfgan_g_output)
+    g_forward(self, &e, NULL);
     make_fake(self, B);
     timer_stop(T_G_FWD);
     timer_start(T_D_FWD);
@@ -464,31 +466,16 @@ void cfgan_g_step(Cfgan *self, const Batch *b, float scale, StepStats *st) {
         for (int i = 0; i < B; i++)
             select_bits(dy + (size_t)i * n, self->dx_fake + (size_t)i * n, self->k_bits + i * words, n);
     }
-    if (self->g_split) { // the trainer takes G's backward from its output gradient
-        act_backward(dy, y, (size_t)B * n, g->act[Lg - 1]);
-        bias_grad_add(mlp_db(g, Lg - 1), dy, B, n);
-        timer_stop(T_G_BWD);
-        return;
-    }
     for (int l = Lg - 1; l >= 1; l--) {
         act_backward(self->dg_h[l], self->g_h[l], (size_t)B * g->dims[l + 1], g->act[l]);
-        float *dw = self->g_factored ? NULL : mlp_dw(g, l); // factored: the optimizer forms dW
-        dense_backward(self->dg_h[l - 1], dw, mlp_db(g, l), self->dg_h[l], self->g_h[l - 1], mlp_w(g, l), B,
+        dense_backward(self->dg_h[l - 1], mlp_dw(g, l), mlp_db(g, l), self->dg_h[l], self->g_h[l - 1], mlp_w(g, l), B,
                        g->dims[l], g->dims[l + 1]);
     }
     const int H = g->dims[1];
     act_backward(self->dg_h[0], self->g_h[0], (size_t)B * H, g->act[0]);
     bias_grad_add(mlp_db(g, 0), self->dg_h[0], B, H);
-    if (!self->g_factored) sparse_backward_w(mlp_dw(g, 0), self->dg_h[0], &e, H); // dW0 += eᵀ·dH0
+    sparse_backward_w(mlp_dw(g, 0), self->dg_h[0], &e, H); // dW0 += eᵀ·dH0
     timer_stop(T_G_BWD);
-}
-
-float *cfgan_g_output(Cfgan *self) { return g_out(self); }
-
-void cfgan_g_output_grad_buffer(Cfgan *self, float *buf) {
-    float **dy = &self->dg_h[self->g.n_layers - 1];
-    if (!self->dg_out_own) self->dg_out_own = *dy;
-    *dy = buf ? buf : self->dg_out_own; // the G step writes it whole (zero_dacts leaves it alone)
 }
 
 void cfgan_generate(Cfgan *self, int B, const int64_t *ptr, const int32_t *col, float *out) {

@@ -33,16 +33,6 @@ void mlp_init(Mlp *self, int n_layers, const int *dims, const Act *acts) {
     self->v = xcalloc(self->n_alloc, sizeof(float));
 }
 
-void mlp_reserve(Mlp *self, size_t n) {
-    if (n <= self->n_alloc) return;
-    float **bufs[4] = {&self->params, &self->grads, &self->m, &self->v};
-    for (int i = 0; i < 4; i++) {
-        *bufs[i] = xrealloc(*bufs[i], n * sizeof(float));
-        memset(*bufs[i] + self->n_alloc, 0, (n - self->n_alloc) * sizeof(float));
-    }
-    self->n_alloc = n;
-}
-
 void mlp_init_reference(Mlp *self, uint64_t seed, uint32_t net_id) {
     for (int l = 0; l < self->n_layers; l++) {
         Rng rng;
@@ -64,7 +54,6 @@ void mlp_free(Mlp *self) {
     free(self->grads);
     free(self->m);
     free(self->v);
-    free(self->block);
     memset(self, 0, sizeof *self);
 }
 
@@ -148,11 +137,7 @@ HOT_LOOP static void gather_tile(float *restrict y, const float *restrict w, siz
 }
 
 void sparse_forward(float *out, const SparseBatch *x, const float *w, const float *b, int OUT, int accumulate) {
-    sparse_forward_ld(out, x, w, (size_t)OUT, b, OUT, accumulate);
-}
-
-void sparse_forward_ld(float *out, const SparseBatch *x, const float *w, size_t ldw, const float *b, int OUT,
-                       int accumulate) {
+    const size_t ldw = (size_t)OUT;
     timer_flops(1.0 * (double)(x->ptr[x->B] - x->ptr[0]) * OUT);
     if (!accumulate)
         for (int i = 0; i < x->B; i++) {
@@ -314,184 +299,41 @@ void l2_grad(float *grads, const float *params, size_t n, float reg) {
     for (size_t i = 0; i < n; i++) grads[i] += reg * params[i];
 }
 
-// ---- optimizers -------------------------------------------------------------------------------
-
+// ---- Adam -------------------------------------------------------------------------------------
 
 // Reads and zeroes grad (the next step accumulates from zero without a separate pass).
 HOT_LOOP static void adam_kernel(float *restrict w, float *restrict grad, float *restrict m, float *restrict v,
-                                 size_t n, float lr_t, float beta1, float beta2, float eps, float reg) {
+                                 size_t n, float lr_t, const AdamHyper *h) {
+    const float b1 = h->beta1, b2 = h->beta2, eps = h->eps, reg = h->reg;
     for (size_t i = 0; i < n; i++) {
         float g = grad[i] + reg * w[i];
         grad[i] = 0;
-        m[i] = beta1 * m[i] + (1 - beta1) * g;
-        v[i] = beta2 * v[i] + (1 - beta2) * g * g;
+        m[i] = b1 * m[i] + (1 - b1) * g;
+        v[i] = b2 * v[i] + (1 - b2) * g * g;
         w[i] -= lr_t * m[i] / (sqrtf(v[i]) + eps);
     }
-}
-
-// Count the update and return TensorFlow's bias-corrected rate lr·√(1−β2^t)/(1−β1^t).
-float adam_step_rate(Mlp *self, float lr, float beta1, float beta2) {
-    const double t = (double)++self->step;
-    return (float)(lr * sqrt(1.0 - pow(beta2, t)) / (1.0 - pow(beta1, t)));
-}
-
-void adam_update(Mlp *self, float lr, float beta1, float beta2, float eps, float reg) {
-    const float lr_t = adam_step_rate(self, lr, beta1, beta2);
-    adam_kernel(self->params, self->grads, self->m, self->v, self->n_params, lr_t, beta1, beta2, eps, reg);
-}
-
-void adam_update_range(Mlp *self, size_t lo, size_t hi, float *grad, float lr, float beta1, float beta2,
-                       float eps, float reg) {
-    const float lr_t = adam_step_rate(self, lr, beta1, beta2);
-    if (hi > self->n_params) hi = self->n_params; // padding past the parameters stays zero
-    if (lo < hi) adam_kernel(self->params + lo, grad, self->m + lo, self->v + lo, hi - lo, lr_t, beta1, beta2, eps, reg);
-}
-
-HOT_LOOP static void move_and_zero(float *restrict dst, float *restrict src, size_t n) {
-    for (size_t i = 0; i < n; i++) dst[i] = src[i], src[i] = 0;
 }
 
 HOT_LOOP static void add_and_zero(float *restrict acc, float *restrict x, size_t n) {
     for (size_t i = 0; i < n; i++) acc[i] += x[i], x[i] = 0;
 }
 
-// [lo, hi) with the gradient Σ_r parts[r][i - base], chunk by chunk in L1 (the sum never goes
-// back to memory), each chunk updated at once.
-static void adam_chunks_summed(Mlp *self, size_t lo, size_t hi, size_t base, float *const *parts, int n_parts,
-                               float lr_t, float beta1, float beta2, float eps, float reg) {
+void adam_update(Mlp *self, size_t lo, size_t hi, float *const *parts, int n_parts, const AdamHyper *h) {
+    const double t = (double)++self->step;
+    const float lr_t = (float)(h->lr * sqrt(1.0 - pow(h->beta2, t)) / (1.0 - pow(h->beta1, t)));
+    if (hi > self->n_params) hi = self->n_params;
+    if (lo >= hi) return;
+    if (n_parts == 1) {
+        adam_kernel(self->params + lo, parts[0], self->m + lo, self->v + lo, hi - lo, lr_t, h);
+        return;
+    }
+    // several parts: summed a chunk at a time in L1 (the sum never goes back to memory), then updated
     enum { CHUNK = 1024 };
     float acc[CHUNK];
     for (size_t off = lo; off < hi; off += CHUNK) {
         const size_t n = hi - off < CHUNK ? hi - off : CHUNK;
-        move_and_zero(acc, parts[0] + (off - base), n);
-        for (int r = 1; r < n_parts; r++) add_and_zero(acc, parts[r] + (off - base), n);
-        adam_kernel(self->params + off, acc, self->m + off, self->v + off, n, lr_t, beta1, beta2, eps, reg);
+        memset(acc, 0, n * sizeof(float));
+        for (int r = 0; r < n_parts; r++) add_and_zero(acc, parts[r] + (off - lo), n);
+        adam_kernel(self->params + off, acc, self->m + off, self->v + off, n, lr_t, h);
     }
-}
-
-void adam_update_summed(Mlp *self, size_t lo, size_t hi, float *const *parts, int n_parts, float lr, float beta1,
-                        float beta2, float eps, float reg) {
-    const float lr_t = adam_step_rate(self, lr, beta1, beta2);
-    if (hi > self->n_params) hi = self->n_params; // padding past the parameters stays zero
-    if (lo < hi) adam_chunks_summed(self, lo, hi, lo, parts, n_parts, lr_t, beta1, beta2, eps, reg);
-}
-
-void adam_range(Mlp *self, size_t lo, size_t hi, float *grad, float lr_t, float beta1, float beta2, float eps,
-                float reg) {
-    if (lo < hi) adam_kernel(self->params + lo, grad, self->m + lo, self->v + lo, hi - lo, lr_t, beta1, beta2, eps, reg);
-}
-
-void adam_range_summed(Mlp *self, size_t lo, size_t hi, float *const *grads, int n_parts, float lr_t, float beta1,
-                       float beta2, float eps, float reg) {
-    if (lo < hi) adam_chunks_summed(self, lo, hi, 0, grads, n_parts, lr_t, beta1, beta2, eps, reg);
-}
-
-// Dense input: rows [k0, k1) of dW, a block at a time, each block the sum of one product per part
-// (the first writes it, the others add), then updated. With the own kernel (every part of up to 64
-// rows, on AVX-512) a block is a run of whole rows, so Adam walks contiguous memory, and each part's
-// sum starts from zero and is then added: the buffered path's (0 + p0) + p1, bit for bit. OpenBLAS
-// is slow on a few rows (it packs the whole of dY per call), so there a block is a band of columns
-// over all the rows; sgemm may block a band differently from the whole matrix: equal up to the last bit.
-static void adam_rows_dense(Mlp *self, int l, int k0, int k1, const LayerFactors *f, float lr_t, float beta1,
-                            float beta2, float eps, float reg) {
-    const int OUT = self->dims[l + 1];
-    const int IN = f->ld_in ? f->ld_in : self->dims[l]; // the factors' row stride
-    float *acc = self->block;
-    int own = 1;
-    for (int r = 0; r < f->n_parts; r++) own &= f->B[r] == 0 || gemm_is_own('w', 1, OUT, f->B[r]);
-    // the block: `step` rows by `band` columns, both >= 16 (mlp_factor_block)
-    const int step = own ? (int)(self->n_block / (size_t)OUT) : k1 - k0;
-    const int band = own ? OUT : (int)(self->n_block / (size_t)(k1 - k0));
-    for (int k = k0; k < k1; k += step) {
-        const int n = k1 - k < step ? k1 - k : step;
-        for (int j = 0; j < OUT; j += band) {
-            const int cols = OUT - j < band ? OUT - j : band;
-            int first = 1;
-            for (int r = 0; r < f->n_parts; r++) {
-                if (f->B[r] == 0) continue;
-                // block = [block +] Xᵀ·dY over part r's rows
-                gemm_tn(n, cols, f->B[r], f->in[r] + (k - f->k_base), IN, f->dout[r] + j, OUT, first ? 0.0f : 1.0f,
-                        acc, cols);
-                first = 0;
-            }
-            if (first) memset(acc, 0, (size_t)n * (size_t)cols * sizeof(float));
-            const size_t o = self->w_off[l] + (size_t)k * OUT + (size_t)j;
-            if (cols == OUT) // whole rows: one contiguous run
-                adam_kernel(self->params + o, acc, self->m + o, self->v + o, (size_t)n * OUT, lr_t, beta1, beta2, eps,
-                            reg);
-            else
-                for (int i = 0; i < n; i++)
-                    adam_kernel(self->params + o + (size_t)i * OUT, acc + (size_t)i * cols, self->m + o + (size_t)i * OUT,
-                                self->v + o + (size_t)i * OUT, (size_t)cols, lr_t, beta1, beta2, eps, reg);
-        }
-    }
-}
-
-// Sparse 0/1 input: row k of dW is the sum of dout's rows b whose input has column k. Each part's
-// batch is turned around once (which of its rows hold k, in batch order, for k in [k0, k1)); then a
-// row's gradient is summed in L1, part by part, and updated at once.
-static void adam_rows_sparse(Mlp *self, int l, int k0, int k1, const LayerFactors *f, int32_t *scratch, float lr_t,
-                             float beta1, float beta2, float eps, float reg) {
-    const int OUT = self->dims[l + 1], rows = k1 - k0;
-    // columns [c0, c0 + W) of the rows; the factors' rows hold those columns only (stride ldd)
-    const int c0 = f->col_lo, W = (f->col_hi ? f->col_hi : OUT) - c0;
-    if (W <= 0) return; // an empty slice: nothing of these rows is this caller's
-    const size_t ldd = f->ld_dout ? (size_t)f->ld_dout : (size_t)OUT;
-    // start[r][k] .. start[r][k + 1]: the positions in list of part r's rows that hold column k0 + k
-    int32_t *start = scratch, *list = scratch + (size_t)f->n_parts * (rows + 1);
-    int32_t base = 0;
-    for (int r = 0; r < f->n_parts; r++) { // a counting sort by column, stable in the batch order
-        int32_t *st = start + (size_t)r * (rows + 1);
-        const SparseBatch *x = &f->x[r];
-        memset(st, 0, (size_t)(rows + 1) * sizeof *st);
-        for (int64_t q = x->ptr[0]; q < x->ptr[f->B[r]]; q++)
-            if (x->col[q] >= k0 && x->col[q] < k1) st[x->col[q] - k0 + 1]++;
-        st[0] = base;
-        for (int k = 1; k <= rows; k++) st[k] += st[k - 1];
-        for (int b = 0; b < f->B[r]; b++) // st[k] serves as row k's cursor, ending at row k + 1's start
-            for (int64_t q = x->ptr[b]; q < x->ptr[b + 1]; q++)
-                if (x->col[q] >= k0 && x->col[q] < k1) list[st[x->col[q] - k0]++] = b;
-        for (int k = rows - 1; k > 0; k--) st[k] = st[k - 1];
-        st[0] = base;
-        base = st[rows];
-    }
-    float *acc = self->block, *part = self->block + OUT;
-    for (int k = 0; k < rows; k++) {
-        memset(acc, 0, (size_t)W * sizeof(float));
-        for (int r = 0; r < f->n_parts; r++) {
-            const int32_t *st = start + (size_t)r * (rows + 1);
-            if (r > 0 && st[k] == st[k + 1]) continue; // adding +0 changes nothing (acc is never -0)
-            float *sum = r == 0 ? acc : part;
-            if (r > 0) memset(part, 0, (size_t)W * sizeof(float));
-            for (int32_t q = st[k]; q < st[k + 1]; q++) vec_add(sum, f->dout[r] + (size_t)list[q] * ldd, (size_t)W);
-            if (r > 0) vec_add(acc, part, (size_t)W);
-        }
-        const size_t o = self->w_off[l] + (size_t)(k0 + k) * OUT + (size_t)c0;
-        adam_kernel(self->params + o, acc, self->m + o, self->v + o, (size_t)W, lr_t, beta1, beta2, eps, reg);
-    }
-}
-
-// The block the factored updates form gradients in, made at the first one (only a network trained
-// that way needs it): at least NN_FACTOR_BLOCK floats, a band of 16 columns for the widest layer's
-// rows and two of its rows (the sparse path's sum and part).
-static void mlp_factor_block(Mlp *self) {
-    if (self->block) return;
-    self->n_block = NN_FACTOR_BLOCK;
-    for (int l = 0; l <= self->n_layers; l++)
-        if (16 * (size_t)self->dims[l] > self->n_block) self->n_block = 16 * (size_t)self->dims[l];
-    self->block = xmalloc(self->n_block * sizeof(float));
-}
-
-void adam_rows_factored(Mlp *self, int l, int row_lo, int row_hi, const LayerFactors *f, int32_t *scratch,
-                        float lr_t, float beta1, float beta2, float eps, float reg) {
-    if (row_lo >= row_hi) return;
-    mlp_factor_block(self);
-    if (f->x) adam_rows_sparse(self, l, row_lo, row_hi, f, scratch, lr_t, beta1, beta2, eps, reg);
-    else adam_rows_dense(self, l, row_lo, row_hi, f, lr_t, beta1, beta2, eps, reg);
-}
-
-void sgd_update(Mlp *self, float lr, float reg) {
-    self->step++;
-    float *w = self->params, *g = self->grads;
-    for (size_t i = 0; i < self->n_params; i++) w[i] -= lr * (g[i] + reg * w[i]), g[i] = 0;
 }

@@ -14,8 +14,6 @@
 static int g_rank = 0, g_size = 1;
 static int g_mpi = 0;         // MPI is running
 static int g_mpi_started = 0; // MPI_Init was called at some point
-static float *g_ring_tmp;     // par_reduce_scatter_float's receive block (grown once, freed at the end)
-static size_t g_ring_tmp_cap;
 
 // Launched by mpirun or srun? A plain `cfgan ...` skips MPI_Init (a singleton start costs ~0.3 s)
 // and runs as one rank; every collective below is a no-op then.
@@ -82,8 +80,6 @@ void par_require_mpi(int *argc, char ***argv) {
 void par_finalize(void) {
     if (g_mpi) free_windows();
     if (g_mpi) MPI_Finalize();
-    free(g_ring_tmp);
-    g_ring_tmp = NULL, g_ring_tmp_cap = 0;
     g_mpi = 0;
 }
 int par_mpi_was_started(void) { return g_mpi_started; }
@@ -117,34 +113,6 @@ void par_bcast(void *buf, size_t bytes, int root) {
         size_t n = bytes - off < chunk ? bytes - off : chunk;
         MPI_Bcast((char *)buf + off, to_int(n), MPI_BYTE, root, MPI_COMM_WORLD);
     }
-}
-void par_gather(const void *in, size_t bytes, void *out, int root) {
-    if (g_size == 1) {
-        if (bytes) memcpy(out, in, bytes);
-        return;
-    }
-    MPI_Gather(in, to_int(bytes), MPI_BYTE, out, to_int(bytes), MPI_BYTE, root, MPI_COMM_WORLD);
-}
-void par_gatherv(const void *in, size_t bytes, void *out, const size_t *counts, const size_t *displs, int root) {
-    if (g_size == 1) {
-        if (bytes) memcpy((char *)out + displs[0], in, bytes);
-        return;
-    }
-    int *c = NULL, *d = NULL;
-    if (g_rank == root) {
-        c = xmalloc((size_t)g_size * sizeof *c);
-        d = xmalloc((size_t)g_size * sizeof *d);
-        for (int r = 0; r < g_size; r++) {
-            c[r] = to_int(counts[r]);
-            d[r] = to_int(displs[r]);
-        }
-    }
-    MPI_Gatherv(in, to_int(bytes), MPI_BYTE, out, c, d, MPI_BYTE, root, MPI_COMM_WORLD);
-    free(c);
-    free(d);
-}
-void par_barrier(void) {
-    if (g_size > 1) MPI_Barrier(MPI_COMM_WORLD);
 }
 void par_allgatherv_bytes(const void *in, size_t bytes, void **out, size_t *out_bytes) {
     int *counts = xmalloc((size_t)g_size * sizeof *counts), *displs = xmalloc((size_t)g_size * sizeof *displs);
@@ -229,24 +197,6 @@ void par_reduce_custom(void *buf, int count, size_t elem_bytes,
     MPI_Type_free(&t);
 }
 
-void par_reduce_scatter_float(float *buf, size_t block) {
-    if (g_size == 1) return;
-    // Open MPI 4.1's MPI_Reduce_scatter_block took longer than a whole allreduce here: a ring.
-    if (block > g_ring_tmp_cap) g_ring_tmp = xrealloc(g_ring_tmp, (g_ring_tmp_cap = block) * sizeof *g_ring_tmp);
-    float *tmp = g_ring_tmp;
-    const int p = g_size, next = (g_rank + 1) % p, prev = (g_rank + p - 1) % p, n = to_int(block);
-    for (int s = 0; s < p - 1; s++) { // step s: pass on block r-s-1, add in block r-s-2; r ends with block r
-        const int send = ((g_rank - s - 1) % p + p) % p, recv = ((g_rank - s - 2) % p + p) % p;
-        MPI_Sendrecv(buf + (size_t)send * block, n, MPI_FLOAT, next, 11, tmp, n, MPI_FLOAT, prev, 11, MPI_COMM_WORLD,
-                     MPI_STATUS_IGNORE);
-        vec_add(buf + (size_t)recv * block, tmp, block);
-    }
-}
-
-void par_allgather_float(float *buf, size_t block) {
-    if (g_size > 1) MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, to_int(block), MPI_FLOAT, MPI_COMM_WORLD);
-}
-
 void par_reduce_sum_double(double *buf, size_t n, int root) {
     if (g_size == 1) return;
     // in chunks: MPI counts are ints
@@ -327,13 +277,3 @@ int par_or_bits_sync(int bits) {
     return bits;
 }
 
-int par_any(int flag) {
-    if (g_size > 1) MPI_Allreduce(MPI_IN_PLACE, &flag, 1, MPI_INT, MPI_LOR, MPI_COMM_WORLD);
-    return flag;
-}
-noreturn void par_abort(int status) {
-    fflush(stdout);
-    fflush(stderr);
-    exit_hook(status, 0);
-    exit(status); // not reached
-}

@@ -24,16 +24,6 @@ void par_sum_int64(int64_t *buf, size_t n) { (void)buf, (void)n; }
 void par_max_double(double *buf, size_t n) { (void)buf, (void)n; }
 void par_min_double(double *buf, size_t n) { (void)buf, (void)n; }
 void par_bcast(void *buf, size_t bytes, int root) { (void)buf, (void)bytes, (void)root; }
-void par_gather(const void *in, size_t bytes, void *out, int root) {
-    (void)root;
-    if (bytes) memcpy(out, in, bytes);
-}
-void par_gatherv(const void *in, size_t bytes, void *out, const size_t *counts, const size_t *displs, int root) {
-    (void)counts, (void)root;
-    if (bytes) memcpy((char *)out + displs[0], in, bytes);
-}
-void par_barrier(void) {}
-int par_any(int flag) { return flag; }
 int par_or_bits(int bits) { return bits; }
 int par_all_on_one_node(void) { return 0; }
 void par_node_shared(size_t my_n, float **seg) {
@@ -60,15 +50,8 @@ void par_reduce_custom(void *buf, int count, size_t elem_bytes,
     (void)buf, (void)count, (void)elem_bytes, (void)merge, (void)root;
 }
 void par_reduce_sum_double(double *buf, size_t n, int root) { (void)buf, (void)n, (void)root; }
-void par_reduce_scatter_float(float *buf, size_t block) { (void)buf, (void)block; }
-void par_allgather_float(float *buf, size_t block) { (void)buf, (void)block; }
 void par_ring_shift(void *buf, size_t bytes) { (void)buf, (void)bytes; }
 int par_same_u64(uint64_t v) {
     (void)v;
     return 1;
-}
-noreturn void par_abort(int status) {
-    fflush(stdout);
-    fflush(stderr);
-    exit(status);
 }

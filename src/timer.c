@@ -8,7 +8,7 @@
 #include "util.h"
 
 const char *const TIMER_NAMES[T_COUNT] = {"sampling", "G forward", "G backward", "D forward", "D backward",
-                                          "allreduce", "optimizer", "scoring", "evaluation", "checkpoint", "total"};
+                                          "exchange", "optimizer", "scoring", "evaluation", "checkpoint", "total"};
 
 static double g_total[T_COUNT], g_started[T_COUNT], g_flops[T_COUNT];
 static TimerId g_stack[8];

@@ -368,3 +368,13 @@ void sb_free(StrBuf *self) {
 HOT_LOOP void vec_add(float *restrict y, const float *restrict x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
+
+int64_t env_count(const char *name) {
+    const char *s = getenv(name);
+    if (!s || !*s) return 0;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (*end || errno || v < 0) die(EXIT_INPUT, "%s=%s: expected a count (0 or a positive integer)", name, s);
+    return v;
+}

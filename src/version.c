@@ -11,7 +11,7 @@
 #define CFGAN_GIT "unknown"
 #endif
 
-const char *cfgan_version(void) { return "0.1.0"; }
+const char *cfgan_version(void) { return "0.2.0"; }
 const char *cfgan_git(void) { return CFGAN_GIT; }
 
 const char *cfgan_compiler(void) {

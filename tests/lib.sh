@@ -38,3 +38,45 @@ expect_input_error() {
   if [ -n "$out" ]; then not_ok "$name" "unexpected stdout: $out"; return; fi
   ok "$name"
 }
+
+# ---- training runs (every script that trains uses these) ----
+CKPT="/usr/bin/python3 $ROOT/tools/ckpt.py"
+DEMO=$ROOT/configs/demo.yaml
+# train NP NAME ARGS...: `cfgan train ARGS --out $TMP/NAME` on NP ranks (1: no mpirun), output in
+# $TMP/NAME.log (a fresh directory each time); returns cfgan's exit status.
+train() {
+  local np=$1 name=$2; shift 2
+  rm -rf "$TMP/$name"
+  if [ "$np" = 1 ]; then "$CFGAN" train "$@" --out "$TMP/$name" > "$TMP/$name.log" 2>&1
+  else mpirun -np "$np" "$CFGAN" train "$@" --out "$TMP/$name" > "$TMP/$name.log" 2>&1; fi
+}
+# resume NP NAME ARGS...: the same, continuing $TMP/NAME (its log appended to $TMP/NAME.log).
+resume() {
+  local np=$1 name=$2; shift 2
+  if [ "$np" = 1 ]; then "$CFGAN" train "$@" --out "$TMP/$name" --resume >> "$TMP/$name.log" 2>&1
+  else mpirun -np "$np" "$CFGAN" train "$@" --out "$TMP/$name" --resume >> "$TMP/$name.log" 2>&1; fi
+}
+# finished NAME...: every run completed (final.json written).
+finished() { local d; for d; do [ -s "$TMP/$d/final.json" ] || return 1; done; }
+strip_seconds() { sed 's/"seconds": [0-9.]*, //' "$1"; }
+# same_metrics A B: both runs completed with the same metrics.jsonl (all but wall-clock seconds).
+same_metrics() { finished "$1" "$2" && [ "$(strip_seconds "$TMP/$1/metrics.jsonl")" = "$(strip_seconds "$TMP/$2/metrics.jsonl")" ]; }
+# same_ranking A B: the same ranking metrics at every evaluation (the losses, printed to 9 digits, may
+# differ in float summation order).
+ranking() { sed -E 's/"(seconds|d_loss|g_loss|d_real|d_fake)": [-0-9.e]*, //g' "$1"; }
+same_ranking() { finished "$1" "$2" && [ "$(ranking "$TMP/$1/metrics.jsonl")" = "$(ranking "$TMP/$2/metrics.jsonl")" ]; }
+# metrics_4dp A B: the reported metrics agree to 4 decimals.
+metrics_4dp() {
+  finished "$1" "$2" && /usr/bin/python3 - "$TMP/$1/final.json" "$TMP/$2/final.json" <<'PY'
+import json, sys
+a, b = (json.load(open(p))["reported"] for p in sys.argv[1:])
+bad = [k for k in a if "@" in k and round(a[k], 4) != round(b[k], 4)]
+if bad: print("metrics differ:", bad); sys.exit(1)
+PY
+}
+# params_close A B TOL [--moments]: the newest checkpoints' parameters within TOL of max |param|
+# (prints the comparison).
+params_close() {
+  local a b
+  a=$($CKPT newest "$TMP/$1") && b=$($CKPT newest "$TMP/$2") && $CKPT diff "$a" "$b" --tol "$3" ${4:-}
+}

@@ -216,6 +216,7 @@ int main(void) {
         cfgan_init_weights(&m, 4);
         int32_t ids[16];
         double first = 0, last = 0;
+        const AdamHyper hyper = {.lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .reg = 0};
         for (int it = 0; it < 300; it++) {
             for (int i = 0; i < 16; i++) ids[i] = (it * 16 + i) % 64;
             Batch b = batch_of(&big, ids, 16, (uint32_t)it);
@@ -223,7 +224,7 @@ int main(void) {
             StepStats st = {0};
             memset(m.d.grads, 0, m.d.n_params * sizeof(float));
             cfgan_d_step(&m, &b, NULL, 1.0f / 16, &st);
-            adam_update(&m.d, 1e-3f, 0.9f, 0.999f, 1e-8f, 0);
+            adam_update(&m.d, 0, m.d.n_params, &m.d.grads, 1, &hyper);
             double sep = (st.p_real - st.p_fake) / st.rows;
             if (it < 10) first += sep / 10;
             if (it >= 290) last += sep / 10;

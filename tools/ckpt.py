@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Inspect and compare cfgan checkpoints (the format of src/ckpt.c).
 
-usage: tools/ckpt.py info CKPT
+usage: tools/ckpt.py info CKPT          (header, sections, and whether every parameter and moment is finite)
        tools/ckpt.py diff CKPT_A CKPT_B [--tol 1e-5] [--moments]
        tools/ckpt.py newest RUN_DIR
 diff prints, per network, max|a - b| / max|a| over the parameters (with --moments also over Adam's
@@ -42,6 +42,8 @@ def main():
             print(f"{k}: {c[k]}")
         for name, blob in c["sections"].items():
             print(f"section {name}: {len(blob)} bytes")
+        floats = [np.frombuffer(c["sections"][f"{n}.{p}"], dtype=np.float32) for n in "gd" for p in ("params", "m", "v")]
+        print("finite:", "yes" if all(np.isfinite(x).all() for x in floats) else "no")
     elif cmd == "newest":
         files = sorted(glob.glob(os.path.join(sys.argv[2], "checkpoints", "ckpt-*.bin")))
         if not files:
