@@ -48,7 +48,7 @@ int main(void) {
         pairs_free(&p);
     });
 
-    TEST("data: ml100k (tab), ml1m (::), csv with quotes and header, tsv with columns", {
+    TEST("data: ml100k (tab), ml1m (::, with and without timestamps), csv with quotes and header, tsv with columns", {
         PairList p = {0};
         ReadOptions o = opt;
         o.format = FORMAT_ML100K;
@@ -58,6 +58,9 @@ int main(void) {
         o.format = FORMAT_ML1M;
         data_read_pairs(write_file("r.dat", "1::1193::5::978300760\n1::661::3::978302109\n"), &o, &p, &st);
         CHECK(p.n == 2 && has_pair(&p, 1, 1193) && has_pair(&p, 1, 661), "ml1m");
+        pairs_free(&p);
+        data_read_pairs(write_file("r3.dat", "1::1193::5\n1::661::3\n"), &o, &p, &st); // without timestamps
+        CHECK(p.n == 2 && has_pair(&p, 1, 1193) && has_pair(&p, 1, 661), "ml1m without timestamps");
         pairs_free(&p);
         o = (ReadOptions){FORMAT_CSV, ',', 1, 1, 0, 4, 0};
         data_read_pairs(write_file("c.csv", "movie,user,genre,review,rating\n10,3,\"Drama, War\",\"said \"\"ok\"\"\",4\n11,3,x,y,5\n"), &o,

@@ -33,8 +33,13 @@ fetch https://files.grouplens.org/datasets/movielens/ml-1m.zip ml-1m.zip
 [ -d ml-100k ] || unzip -q ml-100k.zip
 [ -d ml-1m ] || unzip -q ml-1m.zip
 verify 06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490 ml-100k/u.data
-# Ciao (Tang et al., 2012): rating.mat from the public release (see README for the TSV export)
+# Ciao (Tang et al., 2012): rating.mat of the authors' MATLAB release (linked from
+# https://www.cse.msu.edu/~tangjili/datasetcode/truststudy.htm), fetched from its copy in
+# github.com/Wang-Shuo/GraphRec_PyTorch @ 5768c61 (MEICRS/GDSRec holds the same git blob)
+mkdir -p ciao
+fetch https://raw.githubusercontent.com/Wang-Shuo/GraphRec_PyTorch/5768c61f66b238dc057c09535b00eec687daac2c/datasets/Ciao/rating.mat ciao/rating.mat
+verify aa793568686285a93286ba9e56954fcce347370ad2e58c785760362ab12d2c2c ciao/rating.mat
 echo
-echo "The authors' ML1M.train is not public (GitHub's size limit). Rebuild it from ml-1m/ratings.dat"
-echo "and ML1M.test as described in README.md (Data), or use configs/ml1m-full.yaml."
-echo "Data root ready: $(pwd)"
+echo "Downloads ready in $(pwd)."
+echo "Next: tools/prepare-data.sh $root builds what no download holds as such (cfgan/ML1M/ML1M.train"
+echo "from ml-1m/ratings.dat and ML1M.test, ciao/rating.tsv from ciao/rating.mat)."

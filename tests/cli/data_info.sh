@@ -25,7 +25,7 @@ a=$("$CFGAN" data-info "$TMP/u.yaml" --data-root "$D" --json); b=$("$CFGAN" data
 c=$("$CFGAN" data-info "$TMP/u.yaml" --data-root "$D" --json --set data.seed=99)
 if [ "$a" = "$b" ] && [ "$a" != "$c" ]; then ok "data-info: the holdout split is repeatable and seeded"
 else not_ok "data-info: holdout seeding" "$a / $c"; fi
-printf 'data:\n  format: ml1m\n  train: ml-1m/ratings_nots.dat\n  min_rating: 4\n' > "$TMP/m.yaml"
+printf 'data:\n  format: ml1m\n  train: ml-1m/ratings.dat\n  min_rating: 4\n' > "$TMP/m.yaml"
 out=$("$CFGAN" data-info "$TMP/m.yaml" --data-root "$D" --json)
 if /usr/bin/python3 -c "import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d['interactions']==348971+226310 and d['below_threshold']==56174+107557+261197 else 1)" "$out"
 then ok "data-info: ML-1M ratings >= 4 as positives (575,281 pairs)"; else not_ok "data-info: ML-1M threshold" "$out"; fi
