@@ -1,5 +1,5 @@
-// data: readers for every input format, dense id maps, CSR storage, holdout splits and the
-// dataset fingerprint. Implicit feedback: a kept (user, item) pair is a 1, everything else 0.
+// data: readers for every input format, dense id maps, CSR storage and holdout splits. Implicit
+// feedback: a kept (user, item) pair is a 1, everything else 0. (shard.h builds the dataset.)
 #ifndef CFGAN_DATA_H
 #define CFGAN_DATA_H
 

@@ -1,4 +1,5 @@
-// data: per-format line parsers, dense id maps, CSR construction, holdout splits, fingerprint.
+// data: per-format line parsers, dense id maps, CSR construction and holdout splits (the dataset built
+// from them, with its fingerprint, is shard.c's).
 #include "data.h"
 
 #include <errno.h>
