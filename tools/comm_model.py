@@ -7,10 +7,11 @@ usage: tools/comm_model.py CONFIG [--rows R --cols C] [--run DIR] [--bandwidth G
   --bandwidth   link bandwidth in Gbit/s (default 100)
   --latency     per-message latency in microseconds (default 2)
 Model, per step and network (G or D) with N parameters:
-  exchange(p) = 2 (p-1)/p * 4N / bandwidth + 2 (p-1) * latency   (ring reduce-scatter + allgather,
-                as cfgan's sharded optimizer does: each rank sends and receives 2(p-1)/p of the buffer)
+  exchange(p) = 2 (p-1)/p * 4N / bandwidth + 2 log2(p) * latency   (a bandwidth-optimal allreduce, as
+                Open MPI picks for large buffers: reduce-scatter + allgather, each rank sending and
+                receiving 2(p-1)/p of the buffer in 2 log2(p) rounds; cfgan's mpi exchange)
   epoch(p)    = compute_1 / p_busy * (1 + imbalance(p, B)) + steps_G exchange_G(p) + steps_D exchange_D(p)
-                + optimizer_1 / p
+                + optimizer_1   (after the allreduce every rank applies Adam to every parameter)
 where p_busy = min(p, B) (a mini-batch of B rows cannot use more than B ranks) and imbalance is the
 expected excess rows of the busiest rank when B shuffled rows are dealt by owner: the maximum of p
 binomial(B, 1/p) counts, ~ z_p sqrt(B/p (1 - 1/p)) / (B/p), z_p the expected maximum of p standard
@@ -95,9 +96,9 @@ def main():
         busy = min(p, c["g_batch"])
         per = c["g_batch"] / busy
         imb = 0 if p == 1 else max_normal(busy) * math.sqrt(per * (1 - 1 / busy)) / per
-        ar = lambda n: 0 if p == 1 else 2 * (p - 1) / p * 4 * n / bw + 2 * (p - 1) * lat
+        ar = lambda n: 0 if p == 1 else 2 * (p - 1) / p * 4 * n / bw + 2 * math.log2(p) * lat
         comm = steps_g * ar(n_g) + steps_d * ar(n_d)
-        t = compute / busy * (1 + imb) + comm + (optimizer or 0) / p
+        t = compute / busy * (1 + imb) + comm + (optimizer or 0)
         print(f"| {p} | {compute / busy * (1 + imb):.4f} | {comm:.4f} | {t:.4f} | {base / t:.2f} | {100 * base / t / p:.1f}% |")
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""Strong and weak scaling of `cfgan train`, with the time per epoch split into compute, allreduce,
-evaluation and idle (from the trainer's phase timers in final.json).
+"""Strong and weak scaling of `cfgan train`, with the time per epoch split into compute, exchange
+(gradients summed across ranks, and waiting for the slowest rank), evaluation and the rest (set-up,
+checkpoints: the remainder of the slowest rank's total), from the trainer's phase timers in final.json.
 
 usage: tools/scaling.py [--config CONFIG] [--max-np 8] [--epochs E] [--weak | --weak-only] [--out DIR] [--set k=v ...]
   strong scaling: CONFIG (default configs/ml100k.yaml) at np = 1, 2, 4, ... up to --max-np, same data
@@ -8,13 +9,16 @@ usage: tools/scaling.py [--config CONFIG] [--max-np 8] [--epochs E] [--weak | --
           trained in user mode (rows = users, so each rank keeps its number of rows) with the
           global batches x np (each rank keeps its rows per step); layers as CONFIG
 Each run uses one BLAS thread per rank. Runs with more ranks than cores are marked oversubscribed.
-Writes DIR/scaling.csv (kind, np, oversubscribed, seconds_per_epoch, compute, allreduce, evaluation,
-idle, speedup, efficiency); plot it with tools/plot_scaling.py DIR/scaling.csv.
+Writes DIR/scaling.csv (kind, np, oversubscribed, seconds_per_epoch, compute, exchange, evaluation,
+other, speedup, efficiency, memory, and the provenance of every row: dataset, commit, host, cores,
+cpu, date); plot it with tools/plot_scaling.py DIR/scaling.csv.
 """
 import argparse
 import csv
+import datetime
 import json
 import os
+import platform
 import subprocess
 import sys
 
@@ -48,11 +52,18 @@ def train(config, np_, epochs, out, sets):
     per = lambda name: ph[name]["avg"] / f["epochs_run"]
     total = ph["total"]["max"] / f["epochs_run"]
     compute = sum(per(p) for p in COMPUTE)
-    # evaluation: G's scores for every row ("scoring", older runs: part of "evaluation") and top-K
-    allreduce, evaluation = per("allreduce"), per("evaluation") + (per("scoring") if "scoring" in ph else 0.0)
-    return {"seconds_per_epoch": total, "compute": compute, "allreduce": allreduce, "evaluation": evaluation,
-            "idle": max(0.0, total - compute - allreduce - evaluation), "data_mb_max": f["data_mb"]["max"],
-            "rss_mb_max": f["peak_rss_mb"]["max"]}
+    # evaluation: G's scores for every row and the top-K lists
+    exchange, evaluation = per("exchange"), per("evaluation") + per("scoring")
+    return {"seconds_per_epoch": total, "compute": compute, "exchange": exchange, "evaluation": evaluation,
+            "other": max(0.0, total - compute - exchange - evaluation), "data_mb_max": f["data_mb"]["max"],
+            "rss_mb_max": f["peak_rss_mb"]["max"], "commit": f["git"]}
+
+
+def cpu_model():
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
 
 
 def config_values(path):
@@ -75,6 +86,7 @@ def main():
     ap.add_argument("--weak-only", action="store_true", help="only the weak series")
     ap.add_argument("--out", default=os.path.join(ROOT, "runs", "scaling"))
     ap.add_argument("--set", action="append", default=[])
+    ap.add_argument("--dataset", default="", help="the dataset's name in the CSV and plots (default: the config's name)")
     ap.add_argument("--weak-users", type=int, default=2000, help="synthetic users per rank")
     ap.add_argument("--weak-items", type=int, default=2000)
     ap.add_argument("--weak-interactions", type=int, default=100000, help="per rank")
@@ -105,16 +117,19 @@ def main():
             speedup = base / r["seconds_per_epoch"] if kind == "strong" else base / r["seconds_per_epoch"] * np_
             r.update(kind=kind, np=np_, oversubscribed=int(np_ > CORES), speedup=speedup, efficiency=speedup / np_)
             rows.append(r)
-            print(f"   {r['seconds_per_epoch']:.3f} s per epoch (compute {r['compute']:.3f}, allreduce "
-                  f"{r['allreduce']:.3f}, evaluation {r['evaluation']:.3f}, idle {r['idle']:.3f}); "
+            print(f"   {r['seconds_per_epoch']:.3f} s per epoch (compute {r['compute']:.3f}, exchange "
+                  f"{r['exchange']:.3f}, evaluation {r['evaluation']:.3f}, other {r['other']:.3f}); "
                   f"speedup {speedup:.2f}, efficiency {100 * speedup / np_:.0f}%", flush=True)
-    keys = ["kind", "np", "oversubscribed", "seconds_per_epoch", "compute", "allreduce", "evaluation", "idle",
-            "speedup", "efficiency", "data_mb_max", "rss_mb_max"]
+    keys = ["kind", "np", "oversubscribed", "seconds_per_epoch", "compute", "exchange", "evaluation", "other",
+            "speedup", "efficiency", "data_mb_max", "rss_mb_max", "dataset", "commit", "host", "cores", "cpu", "date"]
+    where = {"dataset": a.dataset or os.path.splitext(os.path.basename(a.config))[0], "host": platform.node(),
+             "cores": CORES, "cpu": cpu_model(), "date": datetime.date.today().isoformat()}
     with open(os.path.join(a.out, "scaling.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=keys)
         w.writeheader()
         for r in rows:
-            w.writerow({k: r[k] for k in keys})
+            r.update(where, dataset=where["dataset"] if r["kind"] == "strong" else "synthetic (weak)")
+            w.writerow({k: round(v, 4) if isinstance(v, float) else v for k, v in ((k, r[k]) for k in keys)})
     print(f"wrote {a.out}/scaling.csv (plot: tools/plot_scaling.py {a.out}/scaling.csv)")
 
 
