@@ -32,10 +32,9 @@ else not_ok "train: record contents" "see $TMP/a"; fi
 grep -q "^epoch 8/8 .* ETA" "$TMP/a.log" && ok "train: one progress line per evaluation with ETA" \
   || not_ok "train: progress lines" "$(head -3 "$TMP/a.log")"
 
-"$CFGAN" train "$DEMO" "${short[@]}" --out "$TMP/b" > /dev/null 2>&1
-"$CFGAN" train "$DEMO" "${short[@]}" --set train.seed=2 --out "$TMP/c" > /dev/null 2>&1
-if [ "$(strip_seconds "$TMP/a/metrics.jsonl")" = "$(strip_seconds "$TMP/b/metrics.jsonl")" ] && \
-   [ "$(strip_seconds "$TMP/a/metrics.jsonl")" != "$(strip_seconds "$TMP/c/metrics.jsonl")" ]
+train 1 b "$DEMO" "${short[@]}"
+train 1 c "$DEMO" "${short[@]}" --set train.seed=2
+if same_metrics a b && finished c && ! same_metrics a c
 then ok "train: same seed, same metrics.jsonl (all but wall-clock seconds); another seed differs"
 else not_ok "train: determinism" "runs a/b differ or seed has no effect"; fi
 
@@ -46,8 +45,8 @@ if same_ranking a nocache && grep -q '"P@5"' "$TMP/nocache/metrics.jsonl"
 then ok "train: without the caches (run.cache_mb=0) the run has the same rankings at every evaluation"
 else not_ok "train: run.cache_mb=0" "rankings differ: $(tail -2 "$TMP/nocache.log")"; fi
 
-"$CFGAN" train "$TMP/a/config.yaml" --out "$TMP/d" > /dev/null 2>&1
-if [ "$(strip_seconds "$TMP/a/metrics.jsonl")" = "$(strip_seconds "$TMP/d/metrics.jsonl")" ]
+train 1 d "$TMP/a/config.yaml"
+if same_metrics a d
 then ok "train: the resolved config.yaml reproduces the run"; else not_ok "train: config echo rerun" "metrics differ"; fi
 
 "$CFGAN" train "$DEMO" --set train.epochs=40 --set eval.every=2 --set data.validation=0.15 --set eval.patience=3 \
