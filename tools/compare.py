@@ -51,11 +51,13 @@ def main():
     os.makedirs(out, exist_ok=True)
     sets = [x for s in a.set for x in ("--set", s)]
     rows = []  # (label, {metric: (mean, std)}, note)
+    prints = {}  # run directory -> dataset fingerprint: every system must see the same split
     for model, label in (("toppop", "TopPop"), ("itemknn", "ItemKNN (cosine)"), ("ease", "EASE^R")):
         d = os.path.join(out, model)
         subprocess.run(["rm", "-rf", d], check=True)
         run([BIN, "baseline", a.config, "--model", model, "--out", d] + sets, a.np)
         f = json.load(open(os.path.join(d, "final.json")))
+        prints[d] = f["dataset_fingerprint"]
         params = ", ".join(f"{k} {v}" for k, v in f["selected"].items() if v is not None) or "-"
         rows.append((label, {m: (f["reported"][m], 0.0) for m in METRICS}, f"{params}; {f['wall_seconds']:.1f} s"))
     runs = a.cfgan_run
@@ -65,6 +67,10 @@ def main():
         run([BIN, "train", a.config, "--out", d] + sets, a.np)
         runs = [d]
     finals = [json.load(open(os.path.join(r, "final.json"))) for r in runs]
+    prints.update({r: f["dataset_fingerprint"] for r, f in zip(runs, finals)})
+    if len(set(prints.values())) > 1:
+        sys.exit("error: the runs were made on different data (dataset_fingerprint differs): "
+                 + ", ".join(f"{d}: {fp}" for d, fp in prints.items()) + "; compare runs on the same split")
     cf = {}
     for m in METRICS:
         v = [f["reported"][m] for f in finals]
