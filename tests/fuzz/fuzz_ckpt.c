@@ -23,6 +23,11 @@ static void empty_dir(void) {
     closedir(d);
 }
 
+static void remove_dir(void) {
+    empty_dir();
+    rmdir(g_dir);
+}
+
 // The parsed sections lie inside the buffer and are found again by name and size.
 static void check_parsed(const Checkpoint *c) {
     if (c->n_sections < 0 || c->n_sections > CKPT_MAX_SECTIONS) abort();
@@ -64,6 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 snprintf(g_dir, sizeof g_dir, "/tmp/cfgan-fuzz-ckpt-%d", (int)getpid());
                 mkdir(g_dir, 0700);
             }
+            atexit(remove_dir);
         }
         empty_dir();
         // an older valid checkpoint, which the lookup falls back to when the input does not verify

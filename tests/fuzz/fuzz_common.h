@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -33,6 +34,23 @@ static int fuzz_split(const uint8_t *data, size_t size, const uint8_t **part, si
         }
     part[n] = data + start, len[n++] = size - start;
     return n;
+}
+
+// Scratch files removed when the fuzzer exits normally (a crash leaves them for a look).
+static char fuzz_scratch[8][256];
+static void fuzz_remove_scratch(void) {
+    for (int k = 0; k < 8; k++)
+        if (fuzz_scratch[k][0]) remove(fuzz_scratch[k]);
+}
+// path gets "/tmp/cfgan-fuzz-NAME-PID.EXT", removed at exit.
+static void fuzz_scratch_path(char *path, size_t size, const char *name, const char *ext) {
+    snprintf(path, size, "/tmp/cfgan-fuzz-%s-%d.%s", name, (int)getpid(), ext);
+    for (int k = 0; k < 8; k++)
+        if (!fuzz_scratch[k][0]) {
+            if (k == 0) atexit(fuzz_remove_scratch);
+            snprintf(fuzz_scratch[k], sizeof fuzz_scratch[k], "%s", path);
+            break;
+        }
 }
 
 // Write bytes to path (the harness's own scratch file); 0 on success.

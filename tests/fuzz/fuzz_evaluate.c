@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     if (!path[0][0]) {
         static const char *ext[3] = {"train", "test", "scores"};
-        for (int k = 0; k < 3; k++) snprintf(path[k], sizeof path[k], "/tmp/cfgan-fuzz-evaluate-%d.%s", (int)getpid(), ext[k]);
+        for (int k = 0; k < 3; k++) fuzz_scratch_path(path[k], sizeof path[k], "evaluate", ext[k]);
     }
     const uint8_t *part[3] = {NULL, NULL, NULL};
     size_t len[3] = {0, 0, 0};

@@ -63,8 +63,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     else snprintf(base, sizeof base, "/tmp/cfgan-fuzz-recommend-%d", (int)getpid());
     mkdir(base, 0700);
     for (int r = 0; r < 2; r++) train_once(r, base);
-    snprintf(g_users, sizeof g_users, "/tmp/cfgan-fuzz-recommend-%d.users", (int)getpid());
-    snprintf(g_titles, sizeof g_titles, "/tmp/cfgan-fuzz-recommend-%d.titles", (int)getpid());
+    fuzz_scratch_path(g_users, sizeof g_users, "recommend", "users");
+    fuzz_scratch_path(g_titles, sizeof g_titles, "recommend", "titles");
     return 0;
 }
 
