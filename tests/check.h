@@ -1,7 +1,8 @@
 // check: a tiny test harness for TAP-like output that tests/run.sh counts: one line per result.
 //   TEST(name, { ... })   a named group of checks: exactly one "ok NAME" or "not ok NAME" line, however
 //                         the body ends (at its end, at a REQUIRE that fails, or at a `break` at the
-//                         body's top level). A failed CHECK inside prints only an indented diagnostic
+//                         body's top level; never `return` from a body: that skips the line). A
+//                         failed CHECK inside prints only an indented diagnostic
 //                         "    # file:line: message", so one failure counts once.
 //   CHECK(cond, fmt...)   records a failure with its location. Outside any TEST it prints its own
 //                         "not ok file:line: message" line.
