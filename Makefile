@@ -39,7 +39,7 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BIN      := $(BUILD)/cfgan
 
-.PHONY: all deps run test test-only asan install clean bench help fuzz test-slurm
+.PHONY: all deps run test test-only asan install clean bench help fuzz fuzz-build test-slurm
 all: $(BIN) $(TEST_BIN)
 
 help:
@@ -49,7 +49,8 @@ help:
 	@echo "make test      deps + build + the whole test suite"
 	@echo "make asan      the test suite under -fsanitize=address,undefined (in build-asan/)"
 	@echo "make bench     speed and memory benchmark (tools/bench.py; needs CFGAN_DATA for the real workloads)"
-	@echo "make fuzz      libFuzzer on the config reader and the data pipeline (FUZZ_SECONDS=60 each)"
+	@echo "make fuzz      libFuzzer on the config, data and checkpoint readers and on evaluate's and"
+	@echo "               recommend's input files (FUZZ_SECONDS=60 each; make test runs them 3 s each)"
 	@echo "make test-slurm  jobs/*.sbatch on a throwaway single-node SLURM cluster (installs slurm-wlm, munge)"
 	@echo "make install   copy cfgan to $(PREFIX)/bin"
 	@echo "make clean     remove build directories"
@@ -95,19 +96,29 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@/usr/bin/python3 tools/bench.py
 
-# libFuzzer targets (clang): the config reader and the data pipeline, FUZZ_SECONDS each
+# libFuzzer targets (clang), FUZZ_SECONDS each (tests/fuzz/fuzz_*.c): the config reader, the data
+# pipeline, the checkpoint reader, and `cfgan evaluate` / `cfgan recommend` on fuzzed input files.
+# The library is compiled once into $(FUZZ_BUILD)/obj (serial build, ASan + UBSan, coverage) and
+# linked into each target. `make test` runs them briefly (tests/cli/fuzz.sh); `make fuzz` for long.
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := build-fuzz
+FUZZ_TARGETS := config data ckpt evaluate recommend
 FUZZ_SRC     := $(filter-out src/main.c src/par.c,$(wildcard src/*.c))
+FUZZ_OBJ     := $(FUZZ_SRC:src/%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 # (the fuzzers read configs and data: the own GEMM kernels are left out, their coverage build takes minutes)
 FUZZ_FLAGS   := -std=c11 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -Iinclude -D_GNU_SOURCE -DCFGAN_SERIAL -DCFGAN_GEMM_BLAS_ONLY $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZ_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lopenblas -lyaml) -lm
 fuzz: deps
-	@mkdir -p $(FUZZ_BUILD)
-	@for t in config data; do \
-	  clang $(FUZZ_FLAGS) -fsanitize=fuzzer -o $(FUZZ_BUILD)/fuzz_$$t tests/fuzz/fuzz_$$t.c $(FUZZ_SRC) \
-	    $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lopenblas -lyaml) -lm || exit 1; \
-	done
+	@$(MAKE) --no-print-directory fuzz-build
 	@bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+fuzz-build: $(FUZZ_BIN)
+$(FUZZ_BUILD)/obj/%.o: src/%.c | $(FUZZ_BUILD)/obj
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_OBJ)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< $(FUZZ_OBJ) $(FUZZ_LIBS)
+$(FUZZ_BUILD)/obj:
+	mkdir -p $@
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPTFLAGS=-O1 all
@@ -120,4 +131,4 @@ install: $(BIN)
 clean:
 	rm -rf build build-asan build-serial build-fuzz
 
--include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d)
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d $(FUZZ_BUILD)/obj/*.d $(FUZZ_BUILD)/*.d)

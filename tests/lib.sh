@@ -1,4 +1,6 @@
-# Helpers for the CLI test scripts (sourced). Each check prints "ok NAME" or "not ok NAME: why".
+# Helpers for the CLI test scripts (sourced). Each check prints "ok NAME" or "not ok NAME: why"; a
+# check this machine or data root cannot run prints "skip NAME: why" (skip). tests/run.sh counts the
+# lines, and under CFGAN_REQUIRE_DATA=1 (CI) counts every skip as a failure.
 # Environment from tests/run.sh: ROOT, BUILD, CFGAN (the binary), TMP (a private scratch dir).
 set -u
 : "${CFGAN:?run through tests/run.sh}"
@@ -7,21 +9,24 @@ export LC_ALL=C
 
 ok() { echo "ok $1"; }
 not_ok() { echo "not ok $1: $2"; }
+# skip NAME WHY: WHY must not contain ": " (the runner splits NAME from WHY at the last one).
+skip() { echo "skip $1: $2"; }
 check() { # check NAME CONDITION-COMMAND...
   local name=$1; shift
   if "$@"; then ok "$name"; else not_ok "$name" "failed: $*"; fi
 }
 
-# Real data root, or skip/fail (CFGAN_REQUIRE_DATA=1) when it is missing.
+# Real data root, or nothing (status 1) when it is missing.
 data_root() {
   local d=${CFGAN_DATA:-}
   if [ -n "$d" ] && [ -d "$d/cfgan/ML100K" ]; then echo "$d"; return 0; fi
   return 1
 }
-need_data() { # need_data NAME: prints skip/not ok and returns 1 when the datasets are absent
+# need_data NAME: prints a skip line and returns 1 when the datasets are absent (tests/run.sh turns
+# the skip into a failure under CFGAN_REQUIRE_DATA=1)
+need_data() {
   data_root >/dev/null && return 0
-  if [ "${CFGAN_REQUIRE_DATA:-0}" = 1 ]; then not_ok "$1" "datasets missing: CFGAN_DATA='${CFGAN_DATA:-}'"
-  else echo "skip $1 (no datasets; set CFGAN_DATA)"; fi
+  skip "$1" "no datasets (set CFGAN_DATA)"
   return 1
 }
 

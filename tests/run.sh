@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite: C unit tests (build/tests/test_*), then the CLI scripts (tests/cli/*.sh,
-# bad-input corpus included). Every test prints "ok NAME" or "not ok NAME: why"; the last line is
-# "N passed, M failed" and the exit status is non-zero when anything failed.
-# Usage: tests/run.sh [BUILD_DIR]   (env: CFGAN_DATA data root; CFGAN_REQUIRE_DATA=1 fails instead
-# of skipping real-data tests; TESTS=pattern runs only matching files)
+# bad-input corpus included). Every test prints "ok NAME" or "not ok NAME: why", or "skip NAME: why"
+# when this machine or data root cannot run it; each file's time follows as "# FILE: N s". The last
+# lines are the skip count and "N passed, M failed"; the exit status is non-zero when anything failed.
+# Usage: tests/run.sh [BUILD_DIR]   (env: CFGAN_DATA data root; CFGAN_REQUIRE_DATA=1 (CI) counts
+# every skip, for want of data or of a CPU feature, as a failure "not ok NAME: skipped in CI: why";
+# TESTS=pattern runs only matching files)
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-build}
@@ -25,6 +27,16 @@ run_one() {
   out=$("$@" 2>&1)
   status=$?
   t1=$(date +%s.%N)
+  # "skip NAME: why" (NAME may hold ": ", why may not); a skip line without a reason is a failure,
+  # and so is every skip in CI
+  out=$(awk -v ci="${CFGAN_REQUIRE_DATA:-0}" '
+    /^skip / {
+      r = substr($0, 6); i = 0
+      for (j = index(r, ": "); j > 0; j = index(substr(r, i + 1), ": ")) i += j
+      if (i == 0) { print "not ok " r ": a skip line without its reason (expected skip NAME: why)"; next }
+      if (ci == 1) { print "not ok " substr(r, 1, i - 1) ": skipped in CI: " substr(r, i + 2); next }
+    }
+    { print }' <<<"$out")
   local n_ok n_fail n_skip
   n_ok=$(grep -c '^ok ' <<<"$out")
   n_fail=$(grep -c '^not ok ' <<<"$out")
@@ -59,5 +71,6 @@ done
 
 [ ${#failures[@]} -gt 0 ] && echo "# failing files: ${failures[*]}"
 [ "$skipped" -gt 0 ] && echo "# $skipped skipped (the skip lines above say why; real-data tests need CFGAN_DATA)"
+[ "${CFGAN_REQUIRE_DATA:-0}" = 1 ] && echo "# CFGAN_REQUIRE_DATA=1: every skip counts as a failure"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -138,15 +138,13 @@ int main(void) {
         char path[1024];
         snprintf(path, sizeof path, "%s/tests/fixtures/metrics/small.top20", root);
         FILE *f = fopen(path, "r");
-        CHECK(f != NULL, "cannot open %s", path);
-        if (!f) break;
+        REQUIRE(f != NULL, "cannot open %s", path);
         // scores and train from the fixture
         snprintf(path, sizeof path, "%s/tests/fixtures/metrics/small.scores", root);
         FILE *fs = fopen(path, "r");
         snprintf(path, sizeof path, "%s/tests/fixtures/metrics/small.train", root);
         FILE *ft = fopen(path, "r");
-        CHECK(fs && ft, "fixture files missing");
-        if (!fs || !ft) break;
+        REQUIRE(fs && ft, "fixture files missing");
         static float s[50][60];
         char line[4096];
         int u = 0;

@@ -63,7 +63,7 @@ int main(void) {
     if (!gemm_select("auto")) return 1;
     printf("# %s\n", gemm_choice());
     if (!gemm_is_own('n', 16, 16, 16)) {
-        printf("skip gemm: no AVX-512 on this CPU, every product goes to OpenBLAS\n");
+        SKIP("gemm: the own kernels against their reference loop and OpenBLAS", "%s", gemm_choice());
         return 0;
     }
     static const int Ms[] = {1, 2, 3, 5, 6, 7, 8, 9, 13, 16, 17, 33, 34, 64, 100, 256};

@@ -95,7 +95,7 @@ fi
 
 # --- valgrind: no invalid accesses, no uninitialised reads, no leaks
 if [ "${CFGAN_SANITIZED:-0}" = 1 ]; then
-  echo "skip robust: valgrind (the binary is built with AddressSanitizer, which valgrind cannot run)"
+  skip "robust: valgrind" "the binary is built with AddressSanitizer, which valgrind cannot run"
 elif command -v valgrind > /dev/null; then
   OPENBLAS_NUM_THREADS=1 valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9 \
     "$CFGAN" train "$DEMO" --set train.epochs=2 --set data.synthetic.users=200 --set data.synthetic.items=100 \

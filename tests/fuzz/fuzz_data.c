@@ -1,38 +1,21 @@
 // libFuzzer target: the data readers and the dataset pipeline (id maps, CSR, holdout splits).
 // The first byte picks the format and options; the rest is the training file.
-#include <setjmp.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <string.h>
-#include <unistd.h>
-
 #include "config.h"
+#include "fuzz_common.h"
 #include "shard.h"
-#include "util.h"
-
-static jmp_buf g_env;
-static void on_exit_hook(int status, int collective) {
-    (void)status, (void)collective;
-    longjmp(g_env, 1);
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static char path[64];
     static Config cfg;
     static Dataset ds;
     if (size < 1) return 0;
-    if (!path[0]) snprintf(path, sizeof path, "/tmp/cfgan-fuzz-data-%d.txt", (int)getpid());
-    FILE *f = fopen(path, "wb");
-    if (!f) return 0;
-    fwrite(data + 1, 1, size - 1, f);
-    fclose(f);
-    util_set_rank(0, 1, on_exit_hook);
+    if (!path[0]) fuzz_scratch_path(path, sizeof path, "data", "txt");
+    if (fuzz_write(path, data + 1, size - 1) != 0) return 0;
+    util_set_rank(0, 1, fuzz_exit_hook);
     memset(&ds, 0, sizeof ds);
     // die() ends a real run; here it jumps back, so close whatever the input left open
-    int first_free = dup(0);
-    close(first_free);
-    if (setjmp(g_env) == 0) {
+    int first_free = fuzz_first_free_fd();
+    if (setjmp(fuzz_env) == 0) {
         config_init(&cfg);
         cfg.data_format = data[0] % 5; // cfgan, ml100k, ml1m, csv, tsv
         cfg.data_header = (data[0] >> 3) & 1;
@@ -47,6 +30,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         line_reader_free_all();
     }
     config_free(&cfg);
-    for (int fd = first_free; fd < first_free + 64; fd++) close(fd);
+    fuzz_close_from(first_free);
     return 0;
 }
