@@ -1,6 +1,7 @@
 // run_record: the run directory and the records rank 0 writes into it: config.yaml (the resolved
 // configuration), metrics.jsonl (one JSON line per evaluation), final.json (the reported metrics,
-// per-phase times, peak memory and provenance), and the progress lines on stdout.
+// per-phase times, peak memory and provenance), per_user.tsv (the reported metrics of every test
+// user), and the progress lines on stdout.
 #ifndef CFGAN_RUN_RECORD_H
 #define CFGAN_RUN_RECORD_H
 
@@ -32,6 +33,9 @@ FILE *record_open_metrics(const char *dir, int resume, int n_kept);
 void record_append(FILE *metrics, const char *dir, const EvalRecord *r);
 // Rank 0: one progress line with the metrics, the time so far and the estimated time left.
 void record_progress(const EvalRecord *r, int total_epochs, double seconds_per_epoch);
+
+// Rank 0: write dir/per_user.tsv (every test user's metrics, users by their original ids).
+void record_write_per_user(const char *dir, const PerUser *per_user, const int *cutoffs, const Dataset *ds);
 
 // Per-phase seconds over ranks, operations and peak memory: the performance record.
 typedef struct {

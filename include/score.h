@@ -30,8 +30,9 @@ void scorer_refresh_cache(Scorer *self, Cfgan *model, const Dataset *ds);
 // G's cached output row of local row lr, or NULL without a cache.
 const float *scorer_cached(const Scorer *self, int32_t lr, int n_cols);
 // Score every local row, rank items per user excluding excl (local rows), and compute the metrics
-// against heldout at the cutoffs on rank 0; every rank receives them. Collective.
+// against heldout at the cutoffs on rank 0 (with each test user's when per_user is not NULL: rank 0
+// only); every rank receives the metrics. Collective.
 void scorer_evaluate(Scorer *self, Cfgan *model, const Dataset *ds, const Csr *heldout, const Csr *excl,
-                     const int *cutoffs, int n_cutoffs, Metrics *out);
+                     const int *cutoffs, int n_cutoffs, Metrics *out, PerUser *per_user);
 
 #endif

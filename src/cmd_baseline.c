@@ -13,6 +13,7 @@
 #include "config.h"
 #include "eval.h"
 #include "par.h"
+#include "run_record.h"
 #include "shard.h"
 #include "util.h"
 #include "version.h"
@@ -49,7 +50,8 @@ static void params_json(StrBuf *sb, int model, const Params *p) {
 // Fit on `hist` (this rank's users' pairs), score this rank's users excluding `excl`, merge on
 // rank 0 and compute metrics against `heldout` there; every rank gets the metrics.
 static void fit_and_evaluate(int model, const Params *p, const Dataset *ds, const Config *cfg, const Csr *hist,
-                             const Csr *excl, const Csr *heldout, EaseGram *gram, Metrics *out, double *seconds) {
+                             const Csr *excl, const Csr *heldout, EaseGram *gram, Metrics *out, PerUser *per_user,
+                             double *seconds) {
     double t0 = wall_seconds();
     TopK topk;
     topk_init(&topk, ds->n_users, cfg->topk[cfg->n_topk - 1]);
@@ -65,7 +67,8 @@ static void fit_and_evaluate(int model, const Params *p, const Dataset *ds, cons
     }
     topk_finish(&topk);
     topk_reduce(&topk);
-    if (util_is_root()) metrics_compute(out, &topk, heldout, cfg->topk, cfg->n_topk);
+    const ItemPopularity pop = {ds->item_degree, ds->n_items, ds->n_users};
+    if (util_is_root()) metrics_compute(out, per_user, &topk, heldout, &pop, cfg->topk, cfg->n_topk);
     par_bcast(out, sizeof *out, 0);
     topk_free(&topk);
     *seconds = wall_seconds() - t0;
@@ -130,8 +133,10 @@ int cmd_baseline(int argc, char **argv) {
     double best_value = -1, secs;
     EaseGram *gram = model == M_EASE ? ease_gram(&ds.train, ds.n_items) : NULL;
     const Csr *heldout = honest ? &ds.valid : &ds.test;
+    PerUser per_user = {0}; // the reported test metrics of every test user
     for (int g = 0; g < n_grid; g++) { // on validation (honest) or the single setting on test
-        fit_and_evaluate(model, &grid[g], &ds, &cfg, &ds.train, &ds.train, heldout, gram, &m, &secs);
+        fit_and_evaluate(model, &grid[g], &ds, &cfg, &ds.train, &ds.train, heldout, gram, &m, honest ? NULL : &per_user,
+                         &secs);
         StrBuf sb = {0};
         sb_printf(&sb, "{\"model\": \"%s\", ", MODEL_NAMES[model]);
         params_json(&sb, model, &grid[g]);
@@ -150,7 +155,7 @@ int cmd_baseline(int argc, char **argv) {
         Csr all;
         csr_union(&all, &ds.train, &ds.valid_rows);
         EaseGram *g2 = model == M_EASE ? ease_gram(&all, ds.n_items) : NULL;
-        fit_and_evaluate(model, &grid[best], &ds, &cfg, &all, &all, &ds.test, g2, &reported, &secs);
+        fit_and_evaluate(model, &grid[best], &ds, &cfg, &all, &all, &ds.test, g2, &reported, &per_user, &secs);
         ease_gram_free(g2);
         csr_free(&all);
         StrBuf sb = {0};
@@ -163,16 +168,8 @@ int cmd_baseline(int argc, char **argv) {
         sb_free(&sb);
     }
     if (util_is_root()) { // every fit succeeded: now the run directory and its records
-        mkdir_p(dir);
-        char *text = NULL;
-        size_t n = 0;
-        FILE *mem = open_memstream(&text, &n);
-        config_write_yaml(&cfg, mem);
-        fclose(mem);
-        char cpath[CFG_STR_MAX + 32];
-        snprintf(cpath, sizeof cpath, "%s/config.yaml", dir);
-        if (write_file_atomic(cpath, text, n) != 0) die_local(EXIT_RUNTIME, "%s: cannot write: %s", cpath, strerror(errno));
-        free(text);
+        record_write_config(dir, &cfg);
+        record_write_per_user(dir, &per_user, cfg.topk, &ds);
         if (write_file_atomic(path, lines.data, lines.len) != 0)
             die_local(EXIT_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
         StrBuf f = {0};
@@ -196,10 +193,12 @@ int cmd_baseline(int argc, char **argv) {
         StrBuf r = {0};
         metrics_json(&reported, &r);
         info("final (%s protocol, test): %s", honest ? "honest" : "reference", r.data);
-        info("wrote %s/metrics.jsonl, %s/final.json, %s/config.yaml (%.1f s)", dir, dir, dir, wall_seconds() - t_start);
+        info("wrote %s/metrics.jsonl, %s/final.json, %s/per_user.tsv, %s/config.yaml (%.1f s)", dir, dir, dir, dir,
+             wall_seconds() - t_start);
         sb_free(&r);
     }
     sb_free(&lines);
+    per_user_free(&per_user);
     dataset_free(&ds);
     config_free(&cfg);
     return 0;

@@ -13,14 +13,17 @@
 #include "util.h"
 
 static void evaluate_help(void) {
-    printf("usage: cfgan evaluate --train FILE --test FILE --scores FILE [--topk 1,5,10,20] [--format cfgan]\n\n"
-           "Rank items by the given scores and print P@K, R@K, NDCG@K and MRR@K as one JSON object.\n"
+    printf("usage: cfgan evaluate --train FILE --test FILE --scores FILE [--topk 1,5,10,20] [--format cfgan]\n"
+           "                      [--per-user OUT]\n\n"
+           "Rank items by the given scores and print P@K, R@K, NDCG@K, MRR@K and the beyond-accuracy metrics\n"
+           "(coverage, Gini, novelty, popularity of the lists; see docs/metrics.md) as one JSON object.\n"
            "  --train FILE    training pairs (their items are excluded from each user's ranking)\n"
            "  --test FILE     held-out pairs; test users are users with at least one test pair\n"
            "  --scores FILE   one line per user (0-based user ids of the files, in order), each holding\n"
            "                  whitespace-separated scores of items 0..n-1; lines starting with # are skipped\n"
            "  --topk LIST     cutoffs (default 5,10,20)\n"
            "  --format F      format of --train/--test: cfgan (default), ml100k, ml1m, tsv\n"
+           "  --per-user OUT  also write every test user's metrics to OUT (TSV, as a run's per_user.tsv)\n"
            "Ids in the files are used as they are (0-based row and column numbers), not re-mapped.\n"
            "Ties are broken towards the lower item index; a NaN score ranks last.\n");
 }
@@ -45,9 +48,10 @@ static int64_t max_id(const int64_t *v, int64_t n) {
 }
 
 int cmd_evaluate(int argc, char **argv) {
-    const char *train = NULL, *test = NULL, *scores = NULL, *topk_s = "5,10,20", *format = "cfgan";
-    CliOpt extra[] = {{"--train", 1, &train}, {"--test", 1, &test},     {"--scores", 1, &scores},
-                      {"--topk", 1, &topk_s}, {"--format", 1, &format}, {NULL, 0, NULL}};
+    const char *train = NULL, *test = NULL, *scores = NULL, *topk_s = "5,10,20", *format = "cfgan", *per_user_path = NULL;
+    CliOpt extra[] = {{"--train", 1, &train},   {"--test", 1, &test},     {"--scores", 1, &scores},
+                      {"--topk", 1, &topk_s},   {"--format", 1, &format}, {"--per-user", 1, &per_user_path},
+                      {NULL, 0, NULL}};
     CliArgs a;
     cli_parse(&a, "evaluate", argc, argv, extra, evaluate_help);
     if (a.n_positional) die(EXIT_INPUT, "cfgan evaluate: unexpected argument '%s' (see --help)", a.positional[0]);
@@ -125,8 +129,22 @@ int cmd_evaluate(int argc, char **argv) {
         if (csr_row_len(&tec, u) > 0)
             die(EXIT_INPUT, "%s: %d score lines, but test user %d needs line %d", scores, row, u, u + 1);
     topk_finish(&topk);
+    // the items' training popularity over the scored catalogue
+    int64_t *pop = xcalloc((size_t)n_items + 1, sizeof *pop);
+    for (int64_t q = 0; q < trc.nnz; q++) pop[trc.col[q]]++;
+    const ItemPopularity ip = {pop, n_items, n_users};
     Metrics m;
-    metrics_compute(&m, &topk, &tec, cutoffs, n_cut);
+    PerUser per_user = {0};
+    metrics_compute(&m, per_user_path ? &per_user : NULL, &topk, &tec, &ip, cutoffs, n_cut);
+    if (per_user_path) {
+        StrBuf t = {0};
+        per_user_tsv(&per_user, cutoffs, NULL, &t);
+        if (write_file_atomic(per_user_path, t.data, t.len) != 0)
+            die(EXIT_RUNTIME, "%s: cannot write: %s", per_user_path, strerror(errno));
+        sb_free(&t);
+        per_user_free(&per_user);
+    }
+    free(pop);
     StrBuf sb = {0};
     sb_printf(&sb, "{");
     metrics_json(&m, &sb);

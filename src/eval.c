@@ -131,20 +131,45 @@ void topk_offer_item_column(TopK *self, int32_t item, const float *scores, int32
     }
 }
 
-void metrics_compute(Metrics *out, const TopK *topk, const Csr *heldout, const int *cutoffs, int n_cutoffs) {
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+// Gini index of the counts x (n): Σ_i (2i - n - 1) x_(i) / (n Σ x) over x sorted ascending, i = 1..n;
+// 0 when every item is recommended equally often, towards 1 when a few items take every slot.
+static double gini(int64_t *x, int32_t n) {
+    qsort(x, (size_t)n, sizeof *x, cmp_i64);
+    double num = 0, sum = 0;
+    for (int32_t i = 0; i < n; i++) num += (2.0 * (i + 1) - n - 1) * (double)x[i], sum += (double)x[i];
+    return sum > 0 ? num / ((double)n * sum) : 0;
+}
+
+void metrics_compute(Metrics *out, PerUser *per_user, const TopK *topk, const Csr *heldout, const ItemPopularity *pop,
+                     const int *cutoffs, int n_cutoffs) {
     memset(out, 0, sizeof *out);
     out->n_cutoffs = n_cutoffs;
     memcpy(out->cutoff, cutoffs, (size_t)n_cutoffs * sizeof *cutoffs);
+    int64_t *count = xcalloc((size_t)n_cutoffs * (size_t)pop->n_items + 1, sizeof *count); // (cutoff, item) in lists
+    if (per_user) {
+        *per_user = (PerUser){.n_cutoffs = n_cutoffs};
+        per_user->user = xmalloc(((size_t)heldout->n_rows + 1) * sizeof *per_user->user);
+        per_user->v = xmalloc(((size_t)heldout->n_rows * n_cutoffs + 1) * USER_METRICS * sizeof *per_user->v);
+    }
+    const double n_all = (double)(pop->n_users > 0 ? pop->n_users : 1);
     for (int32_t u = 0; u < heldout->n_rows && u < topk->n_users; u++) {
         int32_t n_rel = csr_row_len(heldout, u);
         if (n_rel == 0) continue;
-        out->n_users++;
         const int32_t *rel = heldout->col + heldout->row_ptr[u];
         const TopKEntry *list = topk->e + (size_t)u * topk->k;
         int32_t n_list = topk->count[u];
+        double *row = per_user ? per_user->v + (size_t)out->n_users * n_cutoffs * USER_METRICS : NULL;
+        if (per_user) per_user->user[out->n_users] = u;
+        out->n_users++;
         for (int c = 0; c < n_cutoffs; c++) {
             int K = cutoffs[c];
-            double hits = 0, dcg = 0, idcg = 0, rr = 0;
+            double hits = 0, dcg = 0, idcg = 0, rr = 0, self_info = 0, popularity = 0;
+            int n_shown = 0;
             for (int p = 0; p < K && p < n_list; p++) {
                 // binary search in the sorted held-out row
                 int32_t lo = 0, hi = n_rel, x = list[p].item;
@@ -158,21 +183,53 @@ void metrics_compute(Metrics *out, const TopK *topk, const Csr *heldout, const i
                     dcg += 1.0 / log2(p + 2.0);
                     if (rr == 0) rr = 1.0 / (p + 1);
                 }
+                const int64_t deg = x < pop->n_items ? pop->pop[x] : 0;
+                self_info += log2(n_all / (double)(deg > 0 ? deg : 1)); // unseen items count as seen once
+                popularity += (double)deg;
+                if (x < pop->n_items) count[(size_t)c * pop->n_items + x]++;
+                n_shown++;
             }
             for (int p = 0; p < K && p < n_rel; p++) idcg += 1.0 / log2(p + 2.0);
-            out->p[c] += hits / K;
-            out->r[c] += hits / n_rel;
-            out->ndcg[c] += dcg / idcg;
-            out->mrr[c] += rr;
+            const double vals[USER_METRICS] = {hits / K, hits / n_rel, dcg / idcg, rr,
+                                               n_shown ? self_info / n_shown : 0, n_shown ? popularity / n_shown : 0};
+            out->p[c] += vals[0], out->r[c] += vals[1], out->ndcg[c] += vals[2], out->mrr[c] += vals[3];
+            out->novelty[c] += vals[4], out->popularity[c] += vals[5];
+            if (row) memcpy(row + (size_t)c * USER_METRICS, vals, sizeof vals);
         }
     }
-    if (out->n_users > 0)
-        for (int c = 0; c < n_cutoffs; c++) {
-            out->p[c] /= (double)out->n_users;
-            out->r[c] /= (double)out->n_users;
-            out->ndcg[c] /= (double)out->n_users;
-            out->mrr[c] /= (double)out->n_users;
+    if (per_user) per_user->n = out->n_users;
+    for (int c = 0; c < n_cutoffs; c++) {
+        if (out->n_users > 0) {
+            const double n = (double)out->n_users;
+            out->p[c] /= n, out->r[c] /= n, out->ndcg[c] /= n, out->mrr[c] /= n;
+            out->novelty[c] /= n, out->popularity[c] /= n;
         }
+        int64_t *x = count + (size_t)c * pop->n_items, distinct = 0;
+        for (int32_t i = 0; i < pop->n_items; i++) distinct += x[i] > 0;
+        out->coverage[c] = pop->n_items ? (double)distinct / pop->n_items : 0;
+        out->gini[c] = gini(x, pop->n_items);
+    }
+    free(count);
+}
+
+void per_user_tsv(const PerUser *self, const int *cutoffs, const int64_t *ids, StrBuf *sb) {
+    static const char *const names[USER_METRICS] = {"P", "R", "NDCG", "MRR", "novelty", "popularity"};
+    sb_printf(sb, "user");
+    for (int c = 0; c < self->n_cutoffs; c++)
+        for (int m = 0; m < USER_METRICS; m++) sb_printf(sb, "\t%s@%d", names[m], cutoffs[c]);
+    sb_printf(sb, "\n");
+    for (int64_t i = 0; i < self->n; i++) {
+        sb_printf(sb, "%lld", (long long)(ids ? ids[self->user[i]] : self->user[i]));
+        const double *v = self->v + (size_t)i * self->n_cutoffs * USER_METRICS;
+        for (int k = 0; k < self->n_cutoffs * USER_METRICS; k++) sb_printf(sb, "\t%.10g", v[k]);
+        sb_printf(sb, "\n");
+    }
+}
+
+void per_user_free(PerUser *self) {
+    free(self->user);
+    free(self->v);
+    memset(self, 0, sizeof *self);
 }
 
 double metrics_get(const Metrics *self, int metric, int k) {
@@ -193,5 +250,10 @@ void metrics_json(const Metrics *self, StrBuf *sb) {
         int k = self->cutoff[c];
         sb_printf(sb, "%s\"P@%d\": %.10g, \"R@%d\": %.10g, \"NDCG@%d\": %.10g, \"MRR@%d\": %.10g", c ? ", " : "", k,
                   self->p[c], k, self->r[c], k, self->ndcg[c], k, self->mrr[c]);
+    }
+    for (int c = 0; c < self->n_cutoffs; c++) {
+        int k = self->cutoff[c];
+        sb_printf(sb, ", \"coverage@%d\": %.10g, \"gini@%d\": %.10g, \"novelty@%d\": %.10g, \"popularity@%d\": %.10g", k,
+                  self->coverage[c], k, self->gini[c], k, self->novelty[c], k, self->popularity[c]);
     }
 }

@@ -97,6 +97,14 @@ void record_append(FILE *metrics, const char *dir, const EvalRecord *r) {
     sb_free(&sb);
 }
 
+void record_write_per_user(const char *dir, const PerUser *per_user, const int *cutoffs, const Dataset *ds) {
+    if (!util_is_root()) return;
+    StrBuf sb = {0};
+    per_user_tsv(per_user, cutoffs, ds->users.ids, &sb);
+    write_text(dir, "per_user.tsv", sb.data, sb.len);
+    sb_free(&sb);
+}
+
 static void format_duration(double s, char *buf, size_t n) {
     long v = (long)(s + 0.5);
     if (v >= 3600) snprintf(buf, n, "%ldh%02ldm", v / 3600, (v / 60) % 60);
@@ -203,6 +211,6 @@ void record_write_final(const char *dir, const FinalReport *f) {
         if (f->phases->max[i] > 0)
             sb_printf(&tb, "%s%s %.2f", tb.len ? ", " : "", TIMER_NAMES[i], f->phases->sum[i] / par_size());
     info("seconds per phase (mean over ranks): %s", tb.data ? tb.data : "");
-    info("wrote %s/metrics.jsonl, %s/final.json, %s/config.yaml", dir, dir, dir);
+    info("wrote %s/metrics.jsonl, %s/final.json, %s/per_user.tsv, %s/config.yaml", dir, dir, dir, dir);
     sb_free(&tb);
 }

@@ -70,7 +70,7 @@ static void offer(Scorer *self, const Dataset *ds, int32_t lr, const float *scor
 }
 
 void scorer_evaluate(Scorer *self, Cfgan *model, const Dataset *ds, const Csr *heldout, const Csr *excl,
-                     const int *cutoffs, int n_cutoffs, Metrics *out) {
+                     const int *cutoffs, int n_cutoffs, Metrics *out, PerUser *per_user) {
     timer_start(T_EVAL);
     topk_reset(&self->topk);
     const int n = ds->n_cols;
@@ -93,7 +93,8 @@ void scorer_evaluate(Scorer *self, Cfgan *model, const Dataset *ds, const Csr *h
     }
     topk_finish(&self->topk);
     topk_reduce(&self->topk);
-    if (util_is_root()) metrics_compute(out, &self->topk, heldout, cutoffs, n_cutoffs);
+    const ItemPopularity pop = {ds->item_degree, ds->n_items, ds->n_users};
+    if (util_is_root()) metrics_compute(out, per_user, &self->topk, heldout, &pop, cutoffs, n_cutoffs);
     par_bcast(out, sizeof *out, 0);
     timer_stop(T_EVAL);
 }

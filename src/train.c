@@ -275,8 +275,8 @@ static int run_pass(Trainer *t) {
 
 // ---- after an epoch ---------------------------------------------------------------------------
 
-static void evaluate(Trainer *t, const Csr *heldout, const Csr *excl, Metrics *out) {
-    scorer_evaluate(&t->scorer, &t->model, &t->ds, heldout, excl, t->cfg->topk, t->cfg->n_topk, out);
+static void evaluate(Trainer *t, const Csr *heldout, const Csr *excl, Metrics *out, PerUser *per_user) {
+    scorer_evaluate(&t->scorer, &t->model, &t->ds, heldout, excl, t->cfg->topk, t->cfg->n_topk, out, per_user);
 }
 
 // After a generator pass: evaluate if due, track the honest protocol's best epoch.
@@ -289,7 +289,7 @@ static void after_epoch(Trainer *t, int total_epochs) {
     r.g_loss = s->gst.g_adv + s->gst.g_zr + cfg->g_reg * l2_half(t->model.g.params, t->model.g.n_params);
     r.d_real = s->dst.rows > 0 ? s->dst.p_real / s->dst.rows : 0;
     r.d_fake = s->dst.rows > 0 ? s->dst.p_fake / s->dst.rows : 0;
-    evaluate(t, t->honest ? &t->ds.valid : &t->ds.test, &t->ds.train, &r.m);
+    evaluate(t, t->honest ? &t->ds.valid : &t->ds.test, &t->ds.train, &r.m, NULL);
     r.seconds = wall_seconds() - t->t_start;
     s->n_evals++;
     record_append(t->metrics, t->dir, &r);
@@ -360,15 +360,21 @@ int train_run(const Config *cfg, const TrainOptions *opt) {
     }
     exchange_free(&t.ex); // private parameters again
     EvalRecord reported = s->last;
+    PerUser per_user = {0}; // the reported test metrics of every test user
     if (t.honest) { // test the selected parameters
         memcpy(t.model.g.params, t.best_g, t.model.g.n_params * sizeof(float));
         reported = s->best;
         reported.split = SPLIT_TEST;
-        evaluate(&t, &t.ds.test, &t.test_excl, &reported.m);
+        evaluate(&t, &t.ds.test, &t.test_excl, &reported.m, &per_user);
         reported.seconds = wall_seconds() - t.t_start;
         s->n_evals++;
         record_append(t.metrics, t.dir, &reported);
+    } else { // the last evaluation again, user by user (the same parameters: the same lists)
+        Metrics again;
+        evaluate(&t, &t.ds.test, &t.ds.train, &again, &per_user);
     }
+    record_write_per_user(t.dir, &per_user, cfg->topk, &t.ds);
+    per_user_free(&per_user);
     timer_stop(T_TOTAL);
     PhaseReport phases;
     record_gather_phases(&phases, &t.ds);

@@ -1,21 +1,23 @@
 # `cfgan baseline`: TopPop, ItemKNN and EASE^R against the independent reference numbers on the
-# CFGAN ML100K split (../shared/reference/RESULTS.md), identical across rank counts, honest tuning.
+# CFGAN ML100K split (the independent reference numbers in docs/results.md), identical across rank
+# counts, honest tuning; per_user.tsv.
 . "$(dirname "$0")/../lib.sh"
 . "$ROOT/tools/mpi-env.sh" 4
-DEMO=$ROOT/configs/demo.yaml
 get() { /usr/bin/python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['reported'][sys.argv[2]], 4))" "$1/final.json" "$2"; }
 near() { /usr/bin/python3 -c "import sys; sys.exit(0 if abs(float(sys.argv[1]) - float(sys.argv[2])) <= float(sys.argv[3]) else 1)" "$@"; }
 
 # no data needed: every model runs on the demo, and a grid without validation is refused
 for m in toppop itemknn ease; do
-  "$CFGAN" baseline "$DEMO" --model $m --out "$TMP/demo-$m" > "$TMP/demo-$m.log" 2>&1 && [ -s "$TMP/demo-$m/final.json" ] \
-    && ok "baseline: $m runs on the synthetic demo" || not_ok "baseline: $m on demo" "$(tail -3 "$TMP/demo-$m.log")"
+  "$CFGAN" baseline "$DEMO" --model $m --out "$TMP/demo-$m" > "$TMP/demo-$m.log" 2>&1 && [ -s "$TMP/demo-$m/final.json" ] &&
+    per_user_means "$TMP/demo-$m" > "$TMP/pu-$m" \
+    && ok "baseline: $m runs on the synthetic demo; per_user.tsv's means equal final.json's metrics" \
+    || not_ok "baseline: $m on demo" "$(tail -3 "$TMP/demo-$m.log"; cat "$TMP/pu-$m")"
 done
 expect_input_error "baseline: a grid without a validation split is refused" "no validation split to choose among them" \
   "$CFGAN" baseline "$DEMO" --model ease --set "baselines.ease.lambda=[10,100]" --out "$TMP/never"
 "$CFGAN" baseline "$DEMO" --model ease --set "baselines.ease.lambda=[1,30,300,3000]" --set data.validation=0.1 \
   --out "$TMP/tuned" > /dev/null 2>&1
-if /usr/bin/python3 - "$TMP/tuned" <<'PY'
+if /usr/bin/python3 - "$TMP/tuned" <<'PY' && per_user_means "$TMP/tuned" > "$TMP/pu-tuned"
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl")]
 valid = [r for r in rows if r["split"] == "valid"]; test = [r for r in rows if r["split"] == "test"]
@@ -24,7 +26,7 @@ best = max(valid, key=lambda r: r["NDCG@20"])
 assert len(valid) == 4 and len(test) == 1 and test[0]["refit"] and test[0]["lambda"] == best["lambda"]
 assert f["protocol"] == "honest" and f["selected"]["lambda"] == best["lambda"]
 PY
-then ok "baseline: a λ grid is scored on validation, the best refitted on train + validation and tested"
+then ok "baseline: a λ grid is scored on validation, the best refitted on train + validation and tested (per_user.tsv: the refit's)"
 else not_ok "baseline: honest tuning" "see $TMP/tuned"; fi
 
 need_data "baseline: ML100K reference numbers" || exit 0

@@ -4,8 +4,9 @@
 short=(--set train.epochs=8 --set eval.every=4)
 
 "$CFGAN" train "$DEMO" "${short[@]}" --out "$TMP/a" > "$TMP/a.log" 2>&1; status=$?
-if [ $status -eq 0 ] && [ "$(wc -l < "$TMP/a/metrics.jsonl")" -eq 2 ] && [ -s "$TMP/a/final.json" ] && [ -s "$TMP/a/config.yaml" ]
-then ok "train: demo writes metrics.jsonl (one line per evaluation), final.json and config.yaml"
+if [ $status -eq 0 ] && [ "$(wc -l < "$TMP/a/metrics.jsonl")" -eq 2 ] && [ -s "$TMP/a/final.json" ] && [ -s "$TMP/a/config.yaml" ] &&
+   per_user_means "$TMP/a" > "$TMP/a.pu"
+then ok "train: demo writes metrics.jsonl (one line per evaluation), final.json, config.yaml and per_user.tsv (its means: final.json's metrics)"
 else not_ok "train: demo run records" "status $status: $(tail -3 "$TMP/a.log")"; fi
 
 # a checkpoint resumes only under the same config hash; keys added later are left out of it at their
@@ -51,7 +52,7 @@ then ok "train: the resolved config.yaml reproduces the run"; else not_ok "train
 
 "$CFGAN" train "$DEMO" --set train.epochs=40 --set eval.every=2 --set data.validation=0.15 --set eval.patience=3 \
   --out "$TMP/h" > "$TMP/h.log" 2>&1
-if /usr/bin/python3 - "$TMP/h/metrics.jsonl" "$TMP/h/final.json" <<'PY'
+if /usr/bin/python3 - "$TMP/h/metrics.jsonl" "$TMP/h/final.json" <<'PY' && per_user_means "$TMP/h" > "$TMP/h.pu"
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 valid = [r for r in rows if r["split"] == "valid"]; test = [r for r in rows if r["split"] == "test"]
@@ -62,7 +63,7 @@ assert f["protocol"] == "honest" and f["reported"]["epoch"] == best["epoch"] and
 # patience 3: stopped at most 3 evaluations after the best one, or ran to the end
 assert f["epochs_run"] == 40 or (f["stopped_early"] and valid[-1]["epoch"] - best["epoch"] == 3 * 2)
 PY
-then ok "train: honest protocol selects the epoch on validation, early-stops, reports that epoch's test metrics"
+then ok "train: honest protocol selects the epoch on validation, early-stops, reports that epoch's test metrics (per_user.tsv too)"
 else not_ok "train: honest protocol" "$(tail -3 "$TMP/h.log")"; fi
 
 expect_input_error "train: refuses to overwrite an existing run" "^$TMP/a: already holds a run" \
