@@ -80,13 +80,12 @@ int cmd_evaluate(int argc, char **argv) {
 
     TopK topk;
     topk_init(&topk, n_users, maxk);
-    LineReader lr;
-    line_reader_init(&lr, scores);
+    LineReader *lr = line_reader_open(scores);
     int32_t row = 0, n_items = -1;
     long first_line = 0;
     float *s = NULL;
-    while (line_reader_next(&lr) >= 0) {
-        char *p = lr.line;
+    while (line_reader_next(lr) >= 0) {
+        char *p = lr->line;
         while (*p == ' ' || *p == '\t') p++;
         if (*p == '#') continue;
         int32_t n = 0;
@@ -99,7 +98,7 @@ int cmd_evaluate(int argc, char **argv) {
             if (end == p || (*end && *end != ' ' && *end != '\t')) {
                 char tok[32];
                 snprintf(tok, sizeof tok, "%.*s", (int)strcspn(p, " \t"), p);
-                die(EXIT_INPUT, "%s:%ld: score '%s' is not a number", scores, lr.line_no, tok);
+                die(EXIT_INPUT, "%s:%ld: score '%s' is not a number", scores, lr->line_no, tok);
             }
             if (n_items < 0 || n < n_items) {
                 s = xrealloc(s, (size_t)(n + 1) * sizeof *s);
@@ -109,18 +108,18 @@ int cmd_evaluate(int argc, char **argv) {
             p = end;
         }
         if (n_items < 0) {
-            if (n == 0) die(EXIT_INPUT, "%s:%ld: empty score line (user %d)", scores, lr.line_no, row);
-            n_items = n, first_line = lr.line_no;
+            if (n == 0) die(EXIT_INPUT, "%s:%ld: empty score line (user %d)", scores, lr->line_no, row);
+            n_items = n, first_line = lr->line_no;
             if (n_items < n_items_files)
-                die(EXIT_INPUT, "%s:%ld: %d scores, but the pair files use items up to %d", scores, lr.line_no, n, n_items_files - 1);
+                die(EXIT_INPUT, "%s:%ld: %d scores, but the pair files use items up to %d", scores, lr->line_no, n, n_items_files - 1);
         } else if (n != n_items) {
-            die(EXIT_INPUT, "%s:%ld: %d scores where line %ld has %d", scores, lr.line_no, n, first_line, n_items);
+            die(EXIT_INPUT, "%s:%ld: %d scores where line %ld has %d", scores, lr->line_no, n, first_line, n_items);
         }
         if (row < n_users)
             topk_offer_user_row(&topk, row, s, n_items, trc.col + trc.row_ptr[row], csr_row_len(&trc, row));
         row++;
     }
-    line_reader_free(&lr);
+    line_reader_close(lr);
     for (int32_t u = row; u < n_users; u++)
         if (csr_row_len(&tec, u) > 0)
             die(EXIT_INPUT, "%s: %d score lines, but test user %d needs line %d", scores, row, u, u + 1);

@@ -60,11 +60,10 @@ static char *to_utf8(const char *s) {
 static void titles_load(Titles *t, const char *path) {
     memset(t, 0, sizeof *t);
     if (!path || !*path) return;
-    LineReader lr;
-    line_reader_init(&lr, path);
+    LineReader *lr = line_reader_open(path);
     int64_t cap = 0;
-    while (line_reader_next(&lr) >= 0) {
-        char *s = lr.line, *sep = strstr(s, "::");
+    while (line_reader_next(lr) >= 0) {
+        char *s = lr->line, *sep = strstr(s, "::");
         size_t sl = 2;
         if (!sep) sep = strchr(s, '|'), sl = 1;
         if (!sep) continue;
@@ -73,7 +72,7 @@ static void titles_load(Titles *t, const char *path) {
         if (end) *end = '\0';
         char *e;
         long long id = strtoll(s, &e, 10);
-        if (e == s || *e) die(EXIT_INPUT, "%s:%ld: expected `id%stitle...`", path, lr.line_no, sl == 2 ? "::" : "|");
+        if (e == s || *e) die(EXIT_INPUT, "%s:%ld: expected `id%stitle...`", path, lr->line_no, sl == 2 ? "::" : "|");
         if (t->n == cap) {
             cap = cap ? 2 * cap : 1024;
             t->id = xrealloc(t->id, (size_t)cap * sizeof *t->id);
@@ -84,7 +83,7 @@ static void titles_load(Titles *t, const char *path) {
         t->id[t->n] = id;
         t->title[t->n++] = to_utf8(title);
     }
-    line_reader_free(&lr);
+    line_reader_close(lr);
 }
 
 static const char *titles_find(const Titles *t, int64_t id) {
@@ -151,22 +150,20 @@ int cmd_recommend(int argc, char **argv) {
     int32_t *req = NULL;
     int64_t *req_id = NULL;
     int n_req = 0, cap = 0;
-    LineReader lr;
-    int from_file = users_file != NULL;
-    if (from_file) line_reader_init(&lr, users_file);
-    for (const char *s = user; from_file ? line_reader_next(&lr) >= 0 : s != NULL; s = NULL) {
-        const char *text = from_file ? lr.line : s;
+    LineReader *lr = users_file ? line_reader_open(users_file) : NULL;
+    for (const char *s = user; lr ? line_reader_next(lr) >= 0 : s != NULL; s = NULL) {
+        const char *text = lr ? lr->line : s;
         while (*text == ' ' || *text == '\t') text++;
         if (!*text || *text == '#') continue;
         long long id = strtoll(text, &end, 10);
         while (*end == ' ' || *end == '\t') end++;
         if (end == text || *end) {
-            if (from_file) die(EXIT_INPUT, "%s:%ld: '%s' is not a user id", users_file, lr.line_no, text);
+            if (lr) die(EXIT_INPUT, "%s:%ld: '%s' is not a user id", users_file, lr->line_no, text);
             die(EXIT_INPUT, "cfgan recommend: --user '%s' is not a user id", text);
         }
         int32_t u = idmap_find(&ds.users, id);
         if (u < 0) {
-            if (from_file) die(EXIT_INPUT, "%s:%ld: user %lld is not in the data", users_file, lr.line_no, id);
+            if (lr) die(EXIT_INPUT, "%s:%ld: user %lld is not in the data", users_file, lr->line_no, id);
             die(EXIT_INPUT, "cfgan recommend: user %lld is not in the data", id);
         }
         if (n_req == cap) {
@@ -177,7 +174,7 @@ int cmd_recommend(int argc, char **argv) {
         req[n_req] = u;
         req_id[n_req++] = id;
     }
-    if (from_file) line_reader_free(&lr);
+    if (lr) line_reader_close(lr);
     if (n_req == 0) die(EXIT_INPUT, "%s: no user ids", users_file);
 
     // the model: selected parameters under the honest protocol, else the latest
