@@ -31,13 +31,7 @@ static void recommend_help(void) {
            "With the honest protocol the selected (best validation) parameters are used.\n");
 }
 
-// Titles by original item id (Latin-1 text is converted to UTF-8).
-typedef struct {
-    int64_t *id;
-    char **title;
-    int64_t n;
-} Titles;
-
+// A heap copy of s, converted from Latin-1 unless it is valid UTF-8 already.
 static char *to_utf8(const char *s) {
     size_t n = strlen(s);
     int valid = 1;
@@ -57,11 +51,12 @@ static char *to_utf8(const char *s) {
     return out;
 }
 
-static void titles_load(Titles *t, const char *path) {
-    memset(t, 0, sizeof *t);
-    if (!path || !*path) return;
+// Each item's title (by dense index; NULL where the file has none) from MovieLens u.item
+// (id|title|...) or movies.dat (id::title::genres).
+static char **titles_load(const char *path, const IdMap *items) {
+    char **titles = xcalloc((size_t)items->n, sizeof *titles);
+    if (!path || !*path) return titles;
     LineReader *lr = line_reader_open(path);
-    int64_t cap = 0;
     while (line_reader_next(lr) >= 0) {
         char *s = lr->line, *sep = strstr(s, "::");
         size_t sl = 2;
@@ -73,23 +68,14 @@ static void titles_load(Titles *t, const char *path) {
         char *e;
         long long id = strtoll(s, &e, 10);
         if (e == s || *e) die(EXIT_INPUT, "%s:%ld: expected `id%stitle...`", path, lr->line_no, sl == 2 ? "::" : "|");
-        if (t->n == cap) {
-            cap = cap ? 2 * cap : 1024;
-            t->id = xrealloc(t->id, (size_t)cap * sizeof *t->id);
-            t->title = xrealloc(t->title, (size_t)cap * sizeof *t->title);
-        }
+        int32_t i = idmap_find(items, id);
+        if (i < 0 || titles[i]) continue; // an item not in the data, or a repeated id (the first title wins)
         for (char *p = title; *p; p++)
             if (*p == '\t') *p = ' ';
-        t->id[t->n] = id;
-        t->title[t->n++] = to_utf8(title);
+        titles[i] = to_utf8(title);
     }
     line_reader_close(lr);
-}
-
-static const char *titles_find(const Titles *t, int64_t id) {
-    for (int64_t k = 0; k < t->n; k++) // small files; a linear scan per printed item is plenty
-        if (t->id[k] == id) return t->title[k];
-    return "";
+    return titles;
 }
 
 static void load_checkpoint_arg(Checkpoint *c, const char *arg) {
@@ -212,16 +198,14 @@ int cmd_recommend(int argc, char **argv) {
         }
     }
     topk_finish(&top);
-    Titles titles;
-    titles_load(&titles, titles_path ? titles_path : cfg.titles_path);
+    char **titles = titles_load(titles_path ? titles_path : cfg.titles_path, &ds.items);
     StrBuf sb = {0};
     sb_printf(&sb, "user\trank\titem\tscore\ttitle\n");
     for (int j = 0; j < n_req; j++)
         for (int k = 0; k < top.count[j]; k++) {
             TopKEntry e = top.e[(size_t)j * K + k];
-            int64_t item = ds.items.ids[e.item];
-            sb_printf(&sb, "%lld\t%d\t%lld\t%.6g\t%s\n", (long long)req_id[j], k + 1, (long long)item, e.score,
-                      titles_find(&titles, item));
+            sb_printf(&sb, "%lld\t%d\t%lld\t%.6g\t%s\n", (long long)req_id[j], k + 1, (long long)ds.items.ids[e.item],
+                      e.score, titles[e.item] ? titles[e.item] : "");
         }
     if (a.out_dir) {
         if (write_file_atomic(a.out_dir, sb.data, sb.len) != 0) die(EXIT_RUNTIME, "%s: cannot write: %s", a.out_dir, strerror(errno));
@@ -229,8 +213,8 @@ int cmd_recommend(int argc, char **argv) {
         fwrite(sb.data, 1, sb.len, stdout);
     }
     sb_free(&sb);
-    for (int64_t k = 0; k < titles.n; k++) free(titles.title[k]);
-    free(titles.id), free(titles.title), free(scores), free(req), free(req_id);
+    for (int32_t i = 0; i < ds.n_items; i++) free(titles[i]);
+    free(titles), free(scores), free(req), free(req_id);
     topk_free(&top);
     csr_free(&known);
     cfgan_free(&m);
