@@ -15,8 +15,9 @@ typedef void (*SynthEmit)(void *ctx, int64_t user, int64_t item);
 
 // NULL if the spec can be generated, else what is wrong (for an error before any output exists).
 const char *synth_check(const SynthSpec *spec);
-// Call emit once per pair of the users u with u % n_parts == part (all users: 0, 1), users in
-// increasing order; a user's pairs do not depend on the split. Exits EXIT_INPUT if the spec is infeasible.
-void synth_generate(const SynthSpec *spec, int part, int n_parts, SynthEmit emit, void *ctx);
+// Call emit once per pair, users in increasing order; exits EXIT_INPUT if the spec is infeasible.
+void synth_generate(const SynthSpec *spec, SynthEmit emit, void *ctx);
+// Only the users u with u % n_parts == part (the same pairs those users get from synth_generate).
+void synth_generate_part(const SynthSpec *spec, int part, int n_parts, SynthEmit emit, void *ctx);
 
 #endif

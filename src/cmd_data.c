@@ -179,7 +179,7 @@ int cmd_synth(int argc, char **argv) {
     if (!fp) die(EXIT_INPUT, "%s: cannot write: %s", tmp, strerror(errno));
     setvbuf(fp, NULL, _IOFBF, 1 << 22);
     SynthOut o = {fp, 0, wall_seconds(), 5, spec.interactions};
-    synth_generate(&spec, 0, 1, synth_write, &o);
+    synth_generate(&spec, synth_write, &o);
     if (fflush(fp) != 0 || ferror(fp) || fsync(fileno(fp)) != 0) {
         int e = errno;
         fclose(fp);

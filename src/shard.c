@@ -215,7 +215,7 @@ void dataset_load(Dataset *self, const Config *cfg) {
     if (cfg->data_format == FORMAT_SYNTHETIC) {
         SynthSpec spec = {cfg->synth_users, cfg->synth_items, cfg->synth_interactions, (uint64_t)cfg->synth_seed,
                           cfg->synth_topics};
-        synth_generate(&spec, me, np, synth_collect, &tr);
+        synth_generate_part(&spec, me, np, synth_collect, &tr);
         int64_t n = tr.n;
         par_sum_int64(&n, 1);
         self->train_stats.lines = n;

@@ -80,7 +80,7 @@ const char *synth_check(const SynthSpec *s) {
 // Raw activity weight of a user (lognormal), the first draw of its stream.
 static double user_weight(Rng *rng) { return exp(0.8 * rng_normal(rng)); }
 
-void synth_generate(const SynthSpec *spec, int part, int n_parts, SynthEmit emit, void *ctx) {
+void synth_generate_part(const SynthSpec *spec, int part, int n_parts, SynthEmit emit, void *ctx) {
     const int64_t U = spec->users, I = spec->items, K = spec->interactions;
     const int T = spec->topics;
     const char *problem = synth_check(spec);
@@ -187,3 +187,5 @@ void synth_generate(const SynthSpec *spec, int part, int n_parts, SynthEmit emit
     free(pop);
     free(topic);
 }
+
+void synth_generate(const SynthSpec *spec, SynthEmit emit, void *ctx) { synth_generate_part(spec, 0, 1, emit, ctx); }

@@ -180,8 +180,8 @@ int main(void) {
     TEST("data: synthetic data is deterministic, exact in size, distinct and skewed", {
         SynthSpec s = {300, 120, 6000, 5, 6};
         PairList a = {0}, b = {0};
-        synth_generate(&s, 0, 1, collect, &a);
-        synth_generate(&s, 0, 1, collect, &b);
+        synth_generate(&s, collect, &a);
+        synth_generate(&s, collect, &b);
         CHECK(a.n == 6000, "%lld pairs, expected 6000", (long long)a.n);
         CHECK(a.n == b.n && memcmp(a.item, b.item, a.n * sizeof(int64_t)) == 0, "not deterministic");
         int32_t *r = malloc(a.n * sizeof(int32_t)), *c = malloc(a.n * sizeof(int32_t));
@@ -198,7 +198,7 @@ int main(void) {
         SynthSpec s2 = s;
         s2.seed = 6;
         PairList d = {0};
-        synth_generate(&s2, 0, 1, collect, &d);
+        synth_generate(&s2, collect, &d);
         CHECK(memcmp(a.item, d.item, 100 * sizeof(int64_t)) != 0, "seed has no effect");
         free(r), free(c), csr_free(&m), pairs_free(&a), pairs_free(&b), pairs_free(&d);
     });
