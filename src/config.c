@@ -213,72 +213,61 @@ static const char *accepted(const Key *k, char sep, char *buf, size_t n) {
     return buf;
 }
 
-// Parse text as one element of key k into the field (list element `idx`). quoted: YAML style.
-static int parse_scalar(Config *self, const Key *k, const char *text, int quoted, int idx, char *err, size_t en) {
-    char *base = (char *)self + k->off;
-    if (idx == CFG_LIST_MAX) {
-        snprintf(err, en, "'%s' has more than %d values", k->name, CFG_LIST_MAX);
-        return 0;
-    }
-    char range[96];
+// Parse text as one element of key k into the field (list element `idx`); quoted: YAML style. A bad
+// value ends the run with a message that starts with `at`, where the value came from.
+static void parse_scalar(Config *self, const Key *k, const char *text, int quoted, int idx, const char *at) {
+    char *base = (char *)self + k->off, range[96];
+    if (idx == CFG_LIST_MAX) die(EXIT_INPUT, "%s'%s' has more than %d values", at, k->name, CFG_LIST_MAX);
     fmt_range(k, range, sizeof range);
+    const char *how = quoted ? "the quoted string " : "";
     switch (k->type) {
     case T_INT: case T_INT64: case T_INT_LIST: {
         int64_t v;
-        if (quoted || !parse_int64(text, &v)) {
-            snprintf(err, en, "'%s' expects an integer, got %s'%s'", k->name, quoted ? "the quoted string " : "", text);
-            return 0;
-        }
-        if ((double)v < k->min || (double)v > k->max) {
-            snprintf(err, en, "'%s' = %lld is out of range %s", k->name, (long long)v, range);
-            return 0;
-        }
+        if (quoted || !parse_int64(text, &v))
+            die(EXIT_INPUT, "%s'%s' expects an integer, got %s'%s'", at, k->name, how, text);
+        if ((double)v < k->min || (double)v > k->max)
+            die(EXIT_INPUT, "%s'%s' = %lld is out of range %s", at, k->name, (long long)v, range);
         if (k->type == T_INT64) *(int64_t *)base = v;
         else ((int *)base)[idx] = (int)v;
-        return 1;
+        return;
     }
     case T_FLOAT: case T_FLOAT_LIST: {
         double v;
-        if (quoted || !parse_double(text, &v)) {
-            snprintf(err, en, "'%s' expects a finite number, got %s'%s'", k->name, quoted ? "the quoted string " : "", text);
-            return 0;
-        }
-        if (v < k->min || v > k->max) {
-            snprintf(err, en, "'%s' = %g is out of range %s", k->name, v, range);
-            return 0;
-        }
+        if (quoted || !parse_double(text, &v))
+            die(EXIT_INPUT, "%s'%s' expects a finite number, got %s'%s'", at, k->name, how, text);
+        if (v < k->min || v > k->max) die(EXIT_INPUT, "%s'%s' = %g is out of range %s", at, k->name, v, range);
         ((double *)base)[idx] = v;
-        return 1;
+        return;
     }
     case T_BOOL: {
-        static const char *yes[] = {"true", "yes", "on"}, *no[] = {"false", "no", "off"};
-        for (int i = 0; i < 3 && !quoted; i++) {
-            if (strcasecmp(text, yes[i]) == 0) return *(int *)base = 1, 1;
-            if (strcasecmp(text, no[i]) == 0) return *(int *)base = 0, 1;
+        static const char *words[] = {"true", "yes", "on", "false", "no", "off"}; // the first three mean true
+        for (int i = 0; i < 6 && !quoted; i++) {
+            if (strcasecmp(text, words[i]) != 0) continue;
+            *(int *)base = i < 3;
+            return;
         }
-        snprintf(err, en, "'%s' expects true or false, got '%s'", k->name, text);
-        return 0;
+        die(EXIT_INPUT, "%s'%s' expects true or false, got '%s'", at, k->name, text);
     }
     case T_STR:
-        if (strlen(text) >= k->size) {
-            snprintf(err, en, "'%s' is too long (at most %zu characters)", k->name, k->size - 1);
-            return 0;
-        }
+        if (strlen(text) >= k->size)
+            die(EXIT_INPUT, "%s'%s' is too long (at most %zu characters)", at, k->name, k->size - 1);
         strcpy(base, text);
-        return 1;
+        return;
     case T_ENUM: {
         const char *c = k->choices;
         for (int i = 0; *c; i++) {
             size_t n = strcspn(c, "|");
-            if (strlen(text) == n && strncasecmp(text, c, n) == 0) return *(int *)base = i, 1;
+            if (strlen(text) == n && strncasecmp(text, c, n) == 0) {
+                *(int *)base = i;
+                return;
+            }
             c += n + (c[n] == '|');
         }
         char choices[128];
-        snprintf(err, en, "'%s' must be one of %s, got '%s'", k->name, accepted(k, ',', choices, sizeof choices), text);
-        return 0;
+        accepted(k, ',', choices, sizeof choices);
+        die(EXIT_INPUT, "%s'%s' must be one of %s, got '%s'", at, k->name, choices, text);
     }
     }
-    return 0;
 }
 
 static int *list_count(Config *self, const Key *k) { return (int *)((char *)self + k->count_off); }
@@ -294,40 +283,28 @@ static char *trim_space(char *s) {
 }
 
 // Parse a value written in --set/default syntax: lists as "[a, b]" or "a,b", scalars plain.
-static int parse_text_value(Config *self, const Key *k, const char *text, char *err, size_t en) {
-    if (!is_list(k)) return parse_scalar(self, k, text, 0, 0, err, en);
+static void parse_text_value(Config *self, const Key *k, const char *text, const char *at) {
+    if (!is_list(k)) return parse_scalar(self, k, text, 0, 0, at);
     char buf[512];
     snprintf(buf, sizeof buf, "%s", text);
     char *s = trim_space(buf);
     size_t L = strlen(s);
     if (*s == '[') {
-        if (L < 2 || s[L - 1] != ']') {
-            snprintf(err, en, "'%s': unterminated list '%s'", k->name, text);
-            return 0;
-        }
+        if (L < 2 || s[L - 1] != ']') die(EXIT_INPUT, "%s'%s': unterminated list '%s'", at, k->name, text);
         s[L - 1] = '\0';
         s++;
     }
     int n = 0;
-    for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ",")) {
-        if (!parse_scalar(self, k, trim_space(tok), 0, n, err, en)) return 0;
-        n++;
-    }
-    if (n == 0) {
-        snprintf(err, en, "'%s' needs at least one value", k->name);
-        return 0;
-    }
+    for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ",")) parse_scalar(self, k, trim_space(tok), 0, n++, at);
+    if (n == 0) die(EXIT_INPUT, "%s'%s' needs at least one value", at, k->name);
     *list_count(self, k) = n;
-    return 1;
 }
 
 void config_init(Config *self) {
     memset(self, 0, sizeof *self);
     self->origin = xcalloc(N_KEYS, sizeof *self->origin);
     for (int i = 0; i < N_KEYS; i++) {
-        char err[256];
-        if (!parse_text_value(self, &KEYS[i], KEYS[i].def, err, sizeof err))
-            die(EXIT_RUNTIME, "internal: bad default for %s: %s", KEYS[i].name, err);
+        parse_text_value(self, &KEYS[i], KEYS[i].def, "internal: bad default: ");
         self->origin[i] = (ConfigOrigin){"(default)", 0, 0};
     }
 }
@@ -348,21 +325,27 @@ typedef struct {
     char set_in_file[N_KEYS]; // per key: already set by this file
 } Loader;
 
-// End with "PATH:LINE:COL: message" for the YAML position m.
+// "PATH:LINE:COL: " of the YAML position m: how messages about it start.
+static const char *position(char *buf, size_t n, const char *path, yaml_mark_t m) {
+    snprintf(buf, n, "%s:%zu:%zu: ", path, m.line + 1, m.column + 1);
+    return buf;
+}
+
+// End with "PATH:LINE:COL: message".
 static noreturn void die_at(const char *path, yaml_mark_t m, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static noreturn void die_at(const char *path, yaml_mark_t m, const char *fmt, ...) {
-    char msg[1024];
+    char msg[1024], at[4200];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    die(EXIT_INPUT, "%s:%zu:%zu: %s", path, m.line + 1, m.column + 1, msg);
+    die(EXIT_INPUT, "%s%s", position(at, sizeof at, path, m), msg);
 }
 
 static void load_value(Loader *L, int ki, yaml_node_t *node) {
     const Key *k = &KEYS[ki];
-    char err[512];
+    char at[4200]; // "PATH:LINE:COL: "
     if (L->set_in_file[ki])
         die_at(L->path, node->start_mark, "duplicate key '%s' (already set at line %d)", k->name,
                L->cfg->origin[ki].line);
@@ -376,10 +359,9 @@ static void load_value(Loader *L, int ki, yaml_node_t *node) {
             yaml_node_t *el = yaml_document_get_node(L->doc, *it);
             if (el->type != YAML_SCALAR_NODE)
                 die_at(L->path, el->start_mark, "'%s' expects a list of numbers, found a nested structure", k->name);
-            if (!parse_scalar(L->cfg, k, (const char *)el->data.scalar.value,
-                              el->data.scalar.style != YAML_PLAIN_SCALAR_STYLE, n, err, sizeof err))
-                die_at(L->path, el->start_mark, "%s", err);
-            n++;
+            const int quoted = el->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
+            position(at, sizeof at, L->path, el->start_mark);
+            parse_scalar(L->cfg, k, (const char *)el->data.scalar.value, quoted, n++, at);
         }
         if (n == 0) die_at(L->path, node->start_mark, "'%s' needs at least one value", k->name);
         *list_count(L->cfg, k) = n;
@@ -391,7 +373,7 @@ static void load_value(Loader *L, int ki, yaml_node_t *node) {
                 die_at(L->path, node->start_mark, "'%s' has no value (expects a %s)", k->name, TYPE_NAMES[k->type]);
             text = "";
         }
-        if (!parse_scalar(L->cfg, k, text, !plain, 0, err, sizeof err)) die_at(L->path, node->start_mark, "%s", err);
+        parse_scalar(L->cfg, k, text, !plain, 0, position(at, sizeof at, L->path, node->start_mark));
         if (is_list(k)) *list_count(L->cfg, k) = 1; // a single scalar is a list of one
     }
     L->set_in_file[ki] = 1;
@@ -508,8 +490,10 @@ void config_apply_set(Config *self, const char *assignment) {
         char hint[128];
         die(EXIT_INPUT, "--set %s: unknown key '%s'%s", assignment, name, suggest(name, hint, sizeof hint));
     }
-    char err[512];
-    if (!parse_text_value(self, &KEYS[ki], eq + 1, err, sizeof err)) die(EXIT_INPUT, "--set %s: %s", assignment, err);
+    char *at = xmalloc(strlen(assignment) + 16);
+    sprintf(at, "--set %s: ", assignment);
+    parse_text_value(self, &KEYS[ki], eq + 1, at);
+    free(at);
     self->origin[ki] = (ConfigOrigin){"--set", 0, 0};
 }
 
