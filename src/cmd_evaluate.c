@@ -1,7 +1,5 @@
 // cmd_evaluate: `cfgan evaluate`, the evaluator on its own for scores from any system. It uses
 // the same top-K and metric code as the trainer.
-#include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,7 +91,6 @@ int cmd_evaluate(int argc, char **argv) {
             while (*p == ' ' || *p == '\t') p++;
             if (!*p) break;
             char *end;
-            errno = 0;
             float v = strtof(p, &end);
             if (end == p || (*end && *end != ' ' && *end != '\t')) {
                 char tok[32];
