@@ -83,9 +83,8 @@ static void load_checkpoint_arg(Checkpoint *c, const char *arg) {
     struct stat st;
     if (stat(arg, &st) != 0) die(EXIT_INPUT, "%s: cannot open: %s", arg, strerror(errno));
     if (S_ISDIR(st.st_mode)) {
-        snprintf(path, sizeof path, "%s/checkpoints", arg);
-        struct stat st2;
-        const char *dir = stat(path, &st2) == 0 ? path : arg;
+        snprintf(path, sizeof path, "%s/checkpoints", arg); // a run directory, or its checkpoints
+        const char *dir = stat(path, &st) == 0 ? path : arg;
         char found[4096];
         if (ckpt_load_newest(c, dir, found, sizeof found, err, sizeof err) != 0) die(EXIT_INPUT, "%s: %s", arg, err);
         return;
@@ -132,9 +131,8 @@ int cmd_recommend(int argc, char **argv) {
                         "checkpoint %016llx): check --data-root",
             a.config_path, cfg.data_root, (unsigned long long)ds.fingerprint, (unsigned long long)c.fingerprint);
 
-    // requested users, in original ids
+    // requested users (dense indices)
     int32_t *req = NULL;
-    int64_t *req_id = NULL;
     int n_req = 0, cap = 0;
     LineReader *lr = users_file ? line_reader_open(users_file) : NULL;
     for (const char *s = user; lr ? line_reader_next(lr) >= 0 : s != NULL; s = NULL) {
@@ -155,10 +153,8 @@ int cmd_recommend(int argc, char **argv) {
         if (n_req == cap) {
             cap = cap ? 2 * cap : 64;
             req = xrealloc(req, (size_t)cap * sizeof *req);
-            req_id = xrealloc(req_id, (size_t)cap * sizeof *req_id);
         }
-        req[n_req] = u;
-        req_id[n_req++] = id;
+        req[n_req++] = u;
     }
     if (lr) line_reader_close(lr);
     if (n_req == 0) die(EXIT_INPUT, "%s: no user ids", users_file);
@@ -204,8 +200,8 @@ int cmd_recommend(int argc, char **argv) {
     for (int j = 0; j < n_req; j++)
         for (int k = 0; k < top.count[j]; k++) {
             TopKEntry e = top.e[(size_t)j * K + k];
-            sb_printf(&sb, "%lld\t%d\t%lld\t%.6g\t%s\n", (long long)req_id[j], k + 1, (long long)ds.items.ids[e.item],
-                      e.score, titles[e.item] ? titles[e.item] : "");
+            sb_printf(&sb, "%lld\t%d\t%lld\t%.6g\t%s\n", (long long)ds.users.ids[req[j]], k + 1,
+                      (long long)ds.items.ids[e.item], e.score, titles[e.item] ? titles[e.item] : "");
         }
     if (a.out_dir) {
         if (write_file_atomic(a.out_dir, sb.data, sb.len) != 0) die(EXIT_RUNTIME, "%s: cannot write: %s", a.out_dir, strerror(errno));
@@ -214,7 +210,7 @@ int cmd_recommend(int argc, char **argv) {
     }
     sb_free(&sb);
     for (int32_t i = 0; i < ds.n_items; i++) free(titles[i]);
-    free(titles), free(scores), free(req), free(req_id);
+    free(titles), free(scores), free(req);
     topk_free(&top);
     csr_free(&known);
     cfgan_free(&m);

@@ -17,14 +17,10 @@
 // Split on runs of spaces/tabs. Returns field count (fields point into line, NUL-terminated).
 static int split_ws(char *line, char **f) {
     int n = 0;
-    char *p = line;
-    for (;;) {
-        while (*p == ' ' || *p == '\t') p++;
-        if (!*p) break;
+    char *save;
+    for (char *tok = strtok_r(line, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
         if (n == MAX_FIELDS) return n + 1;
-        f[n++] = p;
-        while (*p && *p != ' ' && *p != '\t') p++;
-        if (*p) *p++ = '\0';
+        f[n++] = tok;
     }
     return n;
 }
@@ -106,7 +102,6 @@ static void parse_id(const char *path, long line, const char *what, const char *
 static double parse_rating(const char *path, long line, const char *s) {
     s = trim((char *)s);
     if (!*s) die_local(EXIT_INPUT, "%s:%ld: empty rating", path, line);
-    errno = 0;
     char *end;
     double v = strtod(s, &end);
     if (end == s || *end) die_local(EXIT_INPUT, "%s:%ld: rating '%s' is not a number", path, line, s);
