@@ -35,8 +35,8 @@ static void pairs_to_indexed_csr(Csr *out, int32_t n_rows, int32_t n_cols, const
     free(c);
 }
 
-static int64_t max_id(const int64_t *v, int64_t n) {
-    int64_t m = -1;
+// The largest of m and v[0..n).
+static int64_t max_id(int64_t m, const int64_t *v, int64_t n) {
     for (int64_t k = 0; k < n; k++)
         if (v[k] > m) m = v[k];
     return m;
@@ -64,10 +64,8 @@ int cmd_evaluate(int argc, char **argv) {
     ReadStats st;
     data_read_pairs(train, &opt, &tr, &st);
     data_read_pairs(test, &opt, &te, &st);
-    int64_t mu = max_id(tr.user, tr.n), mi = max_id(tr.item, tr.n);
-    int64_t tu = max_id(te.user, te.n), ti = max_id(te.item, te.n);
-    if (tu > mu) mu = tu;
-    if (ti > mi) mi = ti;
+    int64_t mu = max_id(max_id(-1, tr.user, tr.n), te.user, te.n);
+    int64_t mi = max_id(max_id(-1, tr.item, tr.n), te.item, te.n);
     if (mu >= INT32_MAX || mi >= INT32_MAX) die(EXIT_INPUT, "%s: ids must be below 2^31 for `evaluate`", test);
     int32_t n_users = (int32_t)mu + 1, n_items_files = (int32_t)mi + 1;
     Csr trc, tec;
