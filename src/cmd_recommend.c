@@ -168,29 +168,24 @@ int cmd_recommend(int argc, char **argv) {
     if (!params) die(EXIT_INPUT, "%s: generator parameters missing or of the wrong size", a.config_path);
     memcpy(m.g.params, params, m.g.n_params * sizeof(float));
 
-    // scores: one pass over the rows; exclusions are the user's training and validation pairs
+    // scores: one pass over the rows (one process: local rows are global rows); every user's list
+    // leaves out the user's training and validation pairs
     Csr known;
     csr_union(&known, &ds.train, &ds.valid_rows);
     TopK top;
-    topk_init(&top, n_req, (int32_t)K);
+    topk_init(&top, ds.n_users, (int32_t)K);
     float *scores = xmalloc((size_t)B * ds.n_cols * sizeof *scores);
     for (int32_t r0 = 0; r0 < ds.n_rows; r0 += B) {
         int nb = ds.n_rows - r0 < B ? ds.n_rows - r0 : B;
-        if (!ds.item_mode) { // rows are users: only the requested users' rows matter
-            int any = 0;
-            for (int j = 0; j < n_req && !any; j++) any = req[j] >= r0 && req[j] < r0 + nb;
-            if (!any) continue;
-        }
+        int any = ds.item_mode; // rows are users: only blocks with a requested user matter
+        for (int j = 0; j < n_req && !any; j++) any = req[j] >= r0 && req[j] < r0 + nb;
+        if (!any) continue;
         cfgan_generate(&m, nb, ds.train.row_ptr + r0, ds.train.col, scores);
-        for (int j = 0; j < n_req; j++) {
-            int32_t u = req[j];
-            if (ds.item_mode) {
-                for (int i = 0; i < nb; i++)
-                    if (!csr_has(&known, r0 + i, u)) topk_offer(&top, j, r0 + i, scores[(size_t)i * ds.n_cols + u]);
-            } else if (u >= r0 && u < r0 + nb) {
-                topk_offer_user_row(&top, j, scores + (size_t)(u - r0) * ds.n_cols, ds.n_cols,
-                                    known.col + known.row_ptr[u], csr_row_len(&known, u));
-            }
+        for (int32_t r = r0; r < r0 + nb; r++) {
+            const float *row = scores + (size_t)(r - r0) * ds.n_cols;
+            const int32_t *excl = known.col + known.row_ptr[r];
+            if (ds.item_mode) topk_offer_item_column(&top, r, row, ds.n_cols, excl, csr_row_len(&known, r));
+            else topk_offer_user_row(&top, r, row, ds.n_cols, excl, csr_row_len(&known, r));
         }
     }
     topk_finish(&top);
@@ -198,8 +193,8 @@ int cmd_recommend(int argc, char **argv) {
     StrBuf sb = {0};
     sb_printf(&sb, "user\trank\titem\tscore\ttitle\n");
     for (int j = 0; j < n_req; j++)
-        for (int k = 0; k < top.count[j]; k++) {
-            TopKEntry e = top.e[(size_t)j * K + k];
+        for (int k = 0; k < top.count[req[j]]; k++) {
+            TopKEntry e = top.e[(size_t)req[j] * K + k];
             sb_printf(&sb, "%lld\t%d\t%lld\t%.6g\t%s\n", (long long)ds.users.ids[req[j]], k + 1,
                       (long long)ds.items.ids[e.item], e.score, titles[e.item] ? titles[e.item] : "");
         }

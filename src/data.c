@@ -281,16 +281,6 @@ void csr_union(Csr *out, const Csr *a, const Csr *b) {
     out->nnz = w;
 }
 
-int csr_has(const Csr *self, int32_t row, int32_t col) {
-    int64_t lo = self->row_ptr[row], hi = self->row_ptr[row + 1];
-    while (lo < hi) {
-        int64_t mid = (lo + hi) / 2;
-        if (self->col[mid] < col) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo < self->row_ptr[row + 1] && self->col[lo] == col;
-}
-
 void csr_holdout(const Csr *in, int32_t row_offset, double frac, uint64_t seed, uint32_t which, Csr *kept, Csr *held) {
     int32_t n = in->n_rows;
     kept->n_rows = held->n_rows = n;
