@@ -442,15 +442,10 @@ void config_load_text(Config *self, const char *text, size_t n, const char *path
     yaml_parser_set_input_string(&g_load.parser, (const unsigned char *)text, n);
     Loader L = {self, path, next_document(path), {0}};
     yaml_node_t *root = yaml_document_get_root_node(L.doc);
-    if (root) {
-        if (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0) {
-            // empty document: defaults only
-        } else if (root->type != YAML_MAPPING_NODE) {
-            die_at(path, root->start_mark, "expected a mapping of sections (data:, model:, train:, ...)");
-        } else {
-            load_mapping(&L, root, "");
-        }
-    }
+    const int empty = !root || (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0); // defaults only
+    if (!empty && root->type != YAML_MAPPING_NODE)
+        die_at(path, root->start_mark, "expected a mapping of sections (data:, model:, train:, ...)");
+    if (!empty) load_mapping(&L, root, "");
     // a second document in the same file is almost certainly a mistake
     yaml_node_t *second = yaml_document_get_root_node(next_document(path));
     if (second) die_at(path, second->start_mark, "more than one YAML document (remove the '---' separator)");
