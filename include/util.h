@@ -1,4 +1,4 @@
-// util: call-site error exits, checked allocation and files, a fast line reader, hashing, clocks.
+// util: call-site error exits, checked allocation and files, a line reader, hashing, clocks.
 #ifndef CFGAN_UTIL_H
 #define CFGAN_UTIL_H
 
