@@ -434,12 +434,14 @@ static yaml_document_t *next_document(const char *path) {
     die_at(path, p->problem_mark, "YAML syntax error: %s%s%s", what, *context ? " " : "", context);
 }
 
-void config_load_text(Config *self, const char *text, size_t n, const char *path) {
+// Read YAML from fp, or else from text[0..n), over the current values.
+static void load_yaml(Config *self, const char *path, FILE *fp, const char *text, size_t n) {
     release_load();
     snprintf(self->path, sizeof self->path, "%s", path);
     if (!yaml_parser_initialize(&g_load.parser)) die(EXIT_RUNTIME, "%s: cannot initialise the YAML parser", path);
     g_load.parser_live = 1;
-    yaml_parser_set_input_string(&g_load.parser, (const unsigned char *)text, n);
+    if (fp) yaml_parser_set_input_file(&g_load.parser, fp);
+    else yaml_parser_set_input_string(&g_load.parser, (const unsigned char *)text, n);
     Loader L = {self, path, next_document(path), {0}};
     yaml_node_t *root = yaml_document_get_root_node(L.doc);
     const int empty = !root || (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0); // defaults only
@@ -457,19 +459,12 @@ void config_load_text(Config *self, const char *text, size_t n, const char *path
     release_load();
 }
 
+void config_load_text(Config *self, const char *text, size_t n, const char *path) { load_yaml(self, path, NULL, text, n); }
+
 void config_load_file(Config *self, const char *path) {
     FILE *fp = xfopen_input(path);
-    char *text = NULL;
-    size_t n = 0, cap = 0, got;
-    do {
-        if (n + 4096 > cap) text = xrealloc(text, cap = 2 * cap + 4096);
-        got = fread(text + n, 1, cap - n, fp);
-        n += got;
-    } while (got > 0);
-    if (ferror(fp)) die(EXIT_INPUT, "%s: read error", path);
+    load_yaml(self, path, fp, NULL, 0);
     fclose(fp);
-    config_load_text(self, text, n, path);
-    free(text);
 }
 
 void config_apply_set(Config *self, const char *assignment) {
