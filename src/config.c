@@ -459,7 +459,9 @@ static void load_yaml(Config *self, const char *path, FILE *fp, const char *text
     release_load();
 }
 
-void config_load_text(Config *self, const char *text, size_t n, const char *path) { load_yaml(self, path, NULL, text, n); }
+void config_load_text(Config *self, const char *text, size_t n, const char *path) {
+    load_yaml(self, path, NULL, text, n);
+}
 
 void config_load_file(Config *self, const char *path) {
     FILE *fp = xfopen_input(path);
