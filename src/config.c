@@ -415,6 +415,7 @@ static struct {
     yaml_parser_t parser;
     yaml_document_t doc[2]; // the config, and whatever follows it (must be nothing)
     int parser_live, n_docs;
+    FILE *fp; // the input, unless it is text in memory
 } g_load;
 
 static void release_load(void) {
@@ -428,6 +429,7 @@ static yaml_document_t *next_document(const char *path) {
     yaml_parser_t *p = &g_load.parser;
     if (yaml_parser_load(p, &g_load.doc[g_load.n_docs])) return &g_load.doc[g_load.n_docs++];
     const char *what = p->problem ? p->problem : "YAML syntax error";
+    if (g_load.fp && ferror(g_load.fp)) die(EXIT_INPUT, "%s: read error: %s", path, strerror(errno));
     if (p->error == YAML_READER_ERROR) // bytes that are not text: no line to point at
         die_at(path, (yaml_mark_t){0, 0, 0}, "not a text file: %s", what);
     const char *context = p->context ? p->context : "";
@@ -440,6 +442,7 @@ static void load_yaml(Config *self, const char *path, FILE *fp, const char *text
     snprintf(self->path, sizeof self->path, "%s", path);
     if (!yaml_parser_initialize(&g_load.parser)) die(EXIT_RUNTIME, "%s: cannot initialise the YAML parser", path);
     g_load.parser_live = 1;
+    g_load.fp = fp;
     if (fp) yaml_parser_set_input_file(&g_load.parser, fp);
     else yaml_parser_set_input_string(&g_load.parser, (const unsigned char *)text, n);
     Loader L = {self, path, next_document(path), {0}};
