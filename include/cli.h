@@ -11,8 +11,6 @@ typedef struct {
     const char *out_dir;     // --out
     const char *sets[256];   // --set section.key=value, in order
     int n_sets;
-    int resume;              // --resume
-    int json;                // --json
     const char *positional[64];
     int n_positional;
 } CliArgs;

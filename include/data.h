@@ -61,15 +61,11 @@ ReadOptions read_options_from_config(const Config *cfg);
 // CSR from (row, col) pairs; sorts and collapses duplicates (counted in *n_dupes if not NULL).
 void csr_from_pairs(Csr *out, int32_t n_rows, int32_t n_cols, const int32_t *rows, const int32_t *cols, int64_t n,
                     int64_t *n_dupes);
-// out = inᵀ.
-void csr_transpose(Csr *out, const Csr *in);
 // Split each row: round(frac * row length) of its columns (leaving at least one) go to `held`,
 // chosen by the stream (seed, RNG_SPLIT, which, row_offset + row); the rest to `kept`.
 void csr_holdout(const Csr *in, int32_t row_offset, double frac, uint64_t seed, uint32_t which, Csr *kept, Csr *held);
 // out = a ∪ b (same shape), rows sorted and unique.
 void csr_union(Csr *out, const Csr *a, const Csr *b);
-// 1 if (row, col) is stored.
-int csr_has(const Csr *self, int32_t row, int32_t col);
 static inline int32_t csr_row_len(const Csr *self, int32_t r) { return (int32_t)(self->row_ptr[r + 1] - self->row_ptr[r]); }
 void csr_free(Csr *self);
 // Dense index of an original id, or -1.

@@ -42,8 +42,6 @@ void par_reduce_sum_double(double *buf, size_t n, int root);
 void par_ring_shift(void *buf, size_t bytes);
 // 1 if every rank passed the same value.
 int par_same_u64(uint64_t v);
-// Bitwise OR of small flag sets over all ranks.
-int par_or_bits(int bits);
 // 1 when np > 1 and every rank runs on one node (the same answer on every rank; 0 in the serial
 // build). Then par_node_shared may be used; otherwise callers use message passing.
 int par_all_on_one_node(void);
@@ -53,7 +51,7 @@ int par_all_on_one_node(void);
 void par_node_shared(size_t my_n, float **seg);
 // Make every rank's earlier stores to shared windows visible to every rank's later loads.
 void par_node_sync(void);
-// par_or_bits that is also a par_node_sync.
+// Bitwise OR of small flag sets over all ranks that is also a par_node_sync.
 int par_or_bits_sync(int bits);
 
 #endif

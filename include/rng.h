@@ -30,10 +30,8 @@ uint32_t rng_u32(Rng *self);
 double rng_uniform(Rng *self);
 // Uniform integer in [0, n), unbiased (n > 0).
 uint32_t rng_below(Rng *self, uint32_t n);
-// Fisher-Yates shuffle of a[0..n).
-void rng_shuffle(Rng *self, int32_t *a, int32_t n);
 // A random permutation of 0..n-1 with perm[j] = j (mod P): each class of values mod P shuffled
-// uniformly on its own (class 0 first). P = 1 is rng_shuffle of 0..n-1; P > n acts as P = n.
+// uniformly on its own (class 0 first). P = 1 is one Fisher-Yates shuffle; P > n acts as P = n.
 void rng_stratified_permutation(Rng *self, int32_t *perm, int32_t n, int P);
 // One raw Philox4x32-10 block (exposed for the known-answer test).
 void rng_philox_block(uint32_t out[4], const uint32_t ctr[4], const uint32_t key[2]);

@@ -26,7 +26,6 @@ typedef struct {
     int64_t *user_degree, *item_degree; // (n_users), (n_items) training pairs per user / item, every rank
     int64_t n_train, n_valid, n_test;   // global pair counts
     ReadStats train_stats, test_stats;  // summed over ranks
-    int test_from_holdout;              // test was split off data.train
     uint64_t fingerprint;               // of the split data and the id maps; the same at every np
 } Dataset;
 

@@ -1,4 +1,4 @@
-// util: call-site error exits, checked allocation and files, a fast line reader, hashing, clocks.
+// util: call-site error exits, checked allocation and files, a line reader, hashing, clocks.
 #ifndef CFGAN_UTIL_H
 #define CFGAN_UTIL_H
 
@@ -46,23 +46,20 @@ char *xstrdup_at(const char *s, const char *file, int line);
 // Open an input file; on failure exit EXIT_INPUT with "PATH: reason".
 FILE *xfopen_input(const char *path);
 
-// Buffered reader of text lines: strips CR/LF, counts lines, rejects NUL bytes (binary files).
-typedef struct {
+// Reader of text lines: strips CR/LF, counts lines, rejects NUL bytes (binary files).
+typedef struct LineReader {
     FILE *fp;
-    const char *path; // for messages
-    char *buf;        // read buffer
-    size_t cap, len, pos;
-    char *line;       // current line (NUL-terminated, no line end)
-    size_t line_cap;
-    long line_no;     // 1-based number of the current line
-    int eof;
-    struct OpenReader *open; // what line_reader_free_all would release
+    const char *path;        // for messages
+    char *line;              // current line (NUL-terminated, no line end)
+    size_t cap;              // capacity of line
+    long line_no;            // 1-based number of the current line
+    struct LineReader *next; // the other open readers
 } LineReader;
-void line_reader_init(LineReader *self, const char *path); // exits EXIT_INPUT if unreadable
+LineReader *line_reader_open(const char *path); // exits EXIT_INPUT if unreadable
 // Next line into self->line; returns its length, or -1 at end of file.
 long line_reader_next(LineReader *self);
-void line_reader_free(LineReader *self);
-// die() ends the process, so readers open at that moment are never freed. A harness whose exit
+void line_reader_close(LineReader *self);
+// die() ends the process, so readers open at that moment are never closed. A harness whose exit
 // hook longjmps out of die() (the fuzzer) calls this to release them.
 void line_reader_free_all(void);
 

@@ -1,7 +1,5 @@
 // cmd_evaluate: `cfgan evaluate`, the evaluator on its own for scores from any system. It uses
 // the same top-K and metric code as the trainer.
-#include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +38,8 @@ static void pairs_to_indexed_csr(Csr *out, int32_t n_rows, int32_t n_cols, const
     free(c);
 }
 
-static int64_t max_id(const int64_t *v, int64_t n) {
-    int64_t m = -1;
+// The largest of m and v[0..n).
+static int64_t max_id(int64_t m, const int64_t *v, int64_t n) {
     for (int64_t k = 0; k < n; k++)
         if (v[k] > m) m = v[k];
     return m;
@@ -70,10 +68,8 @@ int cmd_evaluate(int argc, char **argv) {
     ReadStats st;
     data_read_pairs(train, &opt, &tr, &st);
     data_read_pairs(test, &opt, &te, &st);
-    int64_t mu = max_id(tr.user, tr.n), mi = max_id(tr.item, tr.n);
-    int64_t tu = max_id(te.user, te.n), ti = max_id(te.item, te.n);
-    if (tu > mu) mu = tu;
-    if (ti > mi) mi = ti;
+    int64_t mu = max_id(max_id(-1, tr.user, tr.n), te.user, te.n);
+    int64_t mi = max_id(max_id(-1, tr.item, tr.n), te.item, te.n);
     if (mu >= INT32_MAX || mi >= INT32_MAX) die(EXIT_INPUT, "%s: ids must be below 2^31 for `evaluate`", test);
     int32_t n_users = (int32_t)mu + 1, n_items_files = (int32_t)mi + 1;
     Csr trc, tec;
@@ -84,13 +80,12 @@ int cmd_evaluate(int argc, char **argv) {
 
     TopK topk;
     topk_init(&topk, n_users, maxk);
-    LineReader lr;
-    line_reader_init(&lr, scores);
+    LineReader *lr = line_reader_open(scores);
     int32_t row = 0, n_items = -1;
     long first_line = 0;
     float *s = NULL;
-    while (line_reader_next(&lr) >= 0) {
-        char *p = lr.line;
+    while (line_reader_next(lr) >= 0) {
+        char *p = lr->line;
         while (*p == ' ' || *p == '\t') p++;
         if (*p == '#') continue;
         int32_t n = 0;
@@ -98,12 +93,11 @@ int cmd_evaluate(int argc, char **argv) {
             while (*p == ' ' || *p == '\t') p++;
             if (!*p) break;
             char *end;
-            errno = 0;
             float v = strtof(p, &end);
             if (end == p || (*end && *end != ' ' && *end != '\t')) {
                 char tok[32];
                 snprintf(tok, sizeof tok, "%.*s", (int)strcspn(p, " \t"), p);
-                die(EXIT_INPUT, "%s:%ld: score '%s' is not a number", scores, lr.line_no, tok);
+                die(EXIT_INPUT, "%s:%ld: score '%s' is not a number", scores, lr->line_no, tok);
             }
             if (n_items < 0 || n < n_items) {
                 s = xrealloc(s, (size_t)(n + 1) * sizeof *s);
@@ -113,18 +107,18 @@ int cmd_evaluate(int argc, char **argv) {
             p = end;
         }
         if (n_items < 0) {
-            if (n == 0) die(EXIT_INPUT, "%s:%ld: empty score line (user %d)", scores, lr.line_no, row);
-            n_items = n, first_line = lr.line_no;
+            if (n == 0) die(EXIT_INPUT, "%s:%ld: empty score line (user %d)", scores, lr->line_no, row);
+            n_items = n, first_line = lr->line_no;
             if (n_items < n_items_files)
-                die(EXIT_INPUT, "%s:%ld: %d scores, but the pair files use items up to %d", scores, lr.line_no, n, n_items_files - 1);
+                die(EXIT_INPUT, "%s:%ld: %d scores, but the pair files use items up to %d", scores, lr->line_no, n, n_items_files - 1);
         } else if (n != n_items) {
-            die(EXIT_INPUT, "%s:%ld: %d scores where line %ld has %d", scores, lr.line_no, n, first_line, n_items);
+            die(EXIT_INPUT, "%s:%ld: %d scores where line %ld has %d", scores, lr->line_no, n, first_line, n_items);
         }
         if (row < n_users)
             topk_offer_user_row(&topk, row, s, n_items, trc.col + trc.row_ptr[row], csr_row_len(&trc, row));
         row++;
     }
-    line_reader_free(&lr);
+    line_reader_close(lr);
     for (int32_t u = row; u < n_users; u++)
         if (csr_row_len(&tec, u) > 0)
             die(EXIT_INPUT, "%s: %d score lines, but test user %d needs line %d", scores, row, u, u + 1);

@@ -31,13 +31,7 @@ static void recommend_help(void) {
            "With the honest protocol the selected (best validation) parameters are used.\n");
 }
 
-// Titles by original item id (Latin-1 text is converted to UTF-8).
-typedef struct {
-    int64_t *id;
-    char **title;
-    int64_t n;
-} Titles;
-
+// A heap copy of s, converted from Latin-1 unless it is valid UTF-8 already.
 static char *to_utf8(const char *s) {
     size_t n = strlen(s);
     int valid = 1;
@@ -57,14 +51,14 @@ static char *to_utf8(const char *s) {
     return out;
 }
 
-static void titles_load(Titles *t, const char *path) {
-    memset(t, 0, sizeof *t);
-    if (!path || !*path) return;
-    LineReader lr;
-    line_reader_init(&lr, path);
-    int64_t cap = 0;
-    while (line_reader_next(&lr) >= 0) {
-        char *s = lr.line, *sep = strstr(s, "::");
+// Each item's title (by dense index; NULL where the file has none) from MovieLens u.item
+// (id|title|...) or movies.dat (id::title::genres).
+static char **titles_load(const char *path, const IdMap *items) {
+    char **titles = xcalloc((size_t)items->n, sizeof *titles);
+    if (!path || !*path) return titles;
+    LineReader *lr = line_reader_open(path);
+    while (line_reader_next(lr) >= 0) {
+        char *s = lr->line, *sep = strstr(s, "::");
         size_t sl = 2;
         if (!sep) sep = strchr(s, '|'), sl = 1;
         if (!sep) continue;
@@ -73,24 +67,15 @@ static void titles_load(Titles *t, const char *path) {
         if (end) *end = '\0';
         char *e;
         long long id = strtoll(s, &e, 10);
-        if (e == s || *e) die(EXIT_INPUT, "%s:%ld: expected `id%stitle...`", path, lr.line_no, sl == 2 ? "::" : "|");
-        if (t->n == cap) {
-            cap = cap ? 2 * cap : 1024;
-            t->id = xrealloc(t->id, (size_t)cap * sizeof *t->id);
-            t->title = xrealloc(t->title, (size_t)cap * sizeof *t->title);
-        }
+        if (e == s || *e) die(EXIT_INPUT, "%s:%ld: expected `id%stitle...`", path, lr->line_no, sl == 2 ? "::" : "|");
+        int32_t i = idmap_find(items, id);
+        if (i < 0 || titles[i]) continue; // an item not in the data, or a repeated id (the first title wins)
         for (char *p = title; *p; p++)
             if (*p == '\t') *p = ' ';
-        t->id[t->n] = id;
-        t->title[t->n++] = to_utf8(title);
+        titles[i] = to_utf8(title);
     }
-    line_reader_free(&lr);
-}
-
-static const char *titles_find(const Titles *t, int64_t id) {
-    for (int64_t k = 0; k < t->n; k++) // small files; a linear scan per printed item is plenty
-        if (t->id[k] == id) return t->title[k];
-    return "";
+    line_reader_close(lr);
+    return titles;
 }
 
 static void load_checkpoint_arg(Checkpoint *c, const char *arg) {
@@ -98,9 +83,8 @@ static void load_checkpoint_arg(Checkpoint *c, const char *arg) {
     struct stat st;
     if (stat(arg, &st) != 0) die(EXIT_INPUT, "%s: cannot open: %s", arg, strerror(errno));
     if (S_ISDIR(st.st_mode)) {
-        snprintf(path, sizeof path, "%s/checkpoints", arg);
-        struct stat st2;
-        const char *dir = stat(path, &st2) == 0 ? path : arg;
+        snprintf(path, sizeof path, "%s/checkpoints", arg); // a run directory, or its checkpoints
+        const char *dir = stat(path, &st) == 0 ? path : arg;
         char found[4096];
         if (ckpt_load_newest(c, dir, found, sizeof found, err, sizeof err) != 0) die(EXIT_INPUT, "%s: %s", arg, err);
         return;
@@ -147,37 +131,32 @@ int cmd_recommend(int argc, char **argv) {
                         "checkpoint %016llx): check --data-root",
             a.config_path, cfg.data_root, (unsigned long long)ds.fingerprint, (unsigned long long)c.fingerprint);
 
-    // requested users, in original ids
+    // requested users (dense indices)
     int32_t *req = NULL;
-    int64_t *req_id = NULL;
     int n_req = 0, cap = 0;
-    LineReader lr;
-    int from_file = users_file != NULL;
-    if (from_file) line_reader_init(&lr, users_file);
-    for (const char *s = user; from_file ? line_reader_next(&lr) >= 0 : s != NULL; s = NULL) {
-        const char *text = from_file ? lr.line : s;
+    LineReader *lr = users_file ? line_reader_open(users_file) : NULL;
+    for (const char *s = user; lr ? line_reader_next(lr) >= 0 : s != NULL; s = NULL) {
+        const char *text = lr ? lr->line : s;
         while (*text == ' ' || *text == '\t') text++;
         if (!*text || *text == '#') continue;
         long long id = strtoll(text, &end, 10);
         while (*end == ' ' || *end == '\t') end++;
         if (end == text || *end) {
-            if (from_file) die(EXIT_INPUT, "%s:%ld: '%s' is not a user id", users_file, lr.line_no, text);
+            if (lr) die(EXIT_INPUT, "%s:%ld: '%s' is not a user id", users_file, lr->line_no, text);
             die(EXIT_INPUT, "cfgan recommend: --user '%s' is not a user id", text);
         }
         int32_t u = idmap_find(&ds.users, id);
         if (u < 0) {
-            if (from_file) die(EXIT_INPUT, "%s:%ld: user %lld is not in the data", users_file, lr.line_no, id);
+            if (lr) die(EXIT_INPUT, "%s:%ld: user %lld is not in the data", users_file, lr->line_no, id);
             die(EXIT_INPUT, "cfgan recommend: user %lld is not in the data", id);
         }
         if (n_req == cap) {
             cap = cap ? 2 * cap : 64;
             req = xrealloc(req, (size_t)cap * sizeof *req);
-            req_id = xrealloc(req_id, (size_t)cap * sizeof *req_id);
         }
-        req[n_req] = u;
-        req_id[n_req++] = id;
+        req[n_req++] = u;
     }
-    if (from_file) line_reader_free(&lr);
+    if (lr) line_reader_close(lr);
     if (n_req == 0) die(EXIT_INPUT, "%s: no user ids", users_file);
 
     // the model: selected parameters under the honest protocol, else the latest
@@ -189,42 +168,35 @@ int cmd_recommend(int argc, char **argv) {
     if (!params) die(EXIT_INPUT, "%s: generator parameters missing or of the wrong size", a.config_path);
     memcpy(m.g.params, params, m.g.n_params * sizeof(float));
 
-    // scores: one pass over the rows; exclusions are the user's training and validation pairs
+    // scores: one pass over the rows (one process: local rows are global rows); every user's list
+    // leaves out the user's training and validation pairs
     Csr known;
     csr_union(&known, &ds.train, &ds.valid_rows);
     TopK top;
-    topk_init(&top, n_req, (int32_t)K);
+    topk_init(&top, ds.n_users, (int32_t)K);
     float *scores = xmalloc((size_t)B * ds.n_cols * sizeof *scores);
     for (int32_t r0 = 0; r0 < ds.n_rows; r0 += B) {
         int nb = ds.n_rows - r0 < B ? ds.n_rows - r0 : B;
-        if (!ds.item_mode) { // rows are users: only the requested users' rows matter
-            int any = 0;
-            for (int j = 0; j < n_req && !any; j++) any = req[j] >= r0 && req[j] < r0 + nb;
-            if (!any) continue;
-        }
+        int any = ds.item_mode; // rows are users: only blocks with a requested user matter
+        for (int j = 0; j < n_req && !any; j++) any = req[j] >= r0 && req[j] < r0 + nb;
+        if (!any) continue;
         cfgan_generate(&m, nb, ds.train.row_ptr + r0, ds.train.col, scores);
-        for (int j = 0; j < n_req; j++) {
-            int32_t u = req[j];
-            if (ds.item_mode) {
-                for (int i = 0; i < nb; i++)
-                    if (!csr_has(&known, r0 + i, u)) topk_offer(&top, j, r0 + i, scores[(size_t)i * ds.n_cols + u]);
-            } else if (u >= r0 && u < r0 + nb) {
-                topk_offer_user_row(&top, j, scores + (size_t)(u - r0) * ds.n_cols, ds.n_cols,
-                                    known.col + known.row_ptr[u], csr_row_len(&known, u));
-            }
+        for (int32_t r = r0; r < r0 + nb; r++) {
+            const float *row = scores + (size_t)(r - r0) * ds.n_cols;
+            const int32_t *excl = known.col + known.row_ptr[r];
+            if (ds.item_mode) topk_offer_item_column(&top, r, row, ds.n_cols, excl, csr_row_len(&known, r));
+            else topk_offer_user_row(&top, r, row, ds.n_cols, excl, csr_row_len(&known, r));
         }
     }
     topk_finish(&top);
-    Titles titles;
-    titles_load(&titles, titles_path ? titles_path : cfg.titles_path);
+    char **titles = titles_load(titles_path ? titles_path : cfg.titles_path, &ds.items);
     StrBuf sb = {0};
     sb_printf(&sb, "user\trank\titem\tscore\ttitle\n");
     for (int j = 0; j < n_req; j++)
-        for (int k = 0; k < top.count[j]; k++) {
-            TopKEntry e = top.e[(size_t)j * K + k];
-            int64_t item = ds.items.ids[e.item];
-            sb_printf(&sb, "%lld\t%d\t%lld\t%.6g\t%s\n", (long long)req_id[j], k + 1, (long long)item, e.score,
-                      titles_find(&titles, item));
+        for (int k = 0; k < top.count[req[j]]; k++) {
+            TopKEntry e = top.e[(size_t)req[j] * K + k];
+            sb_printf(&sb, "%lld\t%d\t%lld\t%.6g\t%s\n", (long long)ds.users.ids[req[j]], k + 1,
+                      (long long)ds.items.ids[e.item], e.score, titles[e.item] ? titles[e.item] : "");
         }
     if (a.out_dir) {
         if (write_file_atomic(a.out_dir, sb.data, sb.len) != 0) die(EXIT_RUNTIME, "%s: cannot write: %s", a.out_dir, strerror(errno));
@@ -232,8 +204,8 @@ int cmd_recommend(int argc, char **argv) {
         fwrite(sb.data, 1, sb.len, stdout);
     }
     sb_free(&sb);
-    for (int64_t k = 0; k < titles.n; k++) free(titles.title[k]);
-    free(titles.id), free(titles.title), free(scores), free(req), free(req_id);
+    for (int32_t i = 0; i < ds.n_items; i++) free(titles[i]);
+    free(titles), free(scores), free(req);
     topk_free(&top);
     csr_free(&known);
     cfgan_free(&m);

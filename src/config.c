@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,18 +141,10 @@ static const Key KEYS[] = {
 };
 #define N_KEYS ((int)(sizeof KEYS / sizeof KEYS[0]))
 
-static const char *type_name(KeyType t) {
-    switch (t) {
-    case T_INT: case T_INT64: return "integer";
-    case T_FLOAT: return "number";
-    case T_BOOL: return "boolean";
-    case T_STR: return "string";
-    case T_ENUM: return "choice";
-    case T_INT_LIST: return "integer list";
-    case T_FLOAT_LIST: return "number list";
-    }
-    return "?";
-}
+static const char *const TYPE_NAMES[] = {"integer", "integer", "number", "boolean", "string", "choice", "integer list",
+                                         "number list"}; // indexed by KeyType
+
+static int is_list(const Key *k) { return k->type == T_INT_LIST || k->type == T_FLOAT_LIST; }
 
 static int find_key(const char *name) {
     for (int i = 0; i < N_KEYS; i++)
@@ -184,9 +177,8 @@ static const char *suggest(const char *name, char *buf, size_t n) {
 
 // ---- scalar parsing ---------------------------------------------------------------------------
 
-// Parse one scalar for key k; on error returns a message in err (and 0).
+// The whole of s as an integer or a finite number; 0 if it is anything else.
 static int parse_int64(const char *s, int64_t *out) {
-    if (!*s) return 0;
     errno = 0;
     char *end;
     long long v = strtoll(s, &end, 10);
@@ -196,8 +188,6 @@ static int parse_int64(const char *s, int64_t *out) {
 }
 
 static int parse_double(const char *s, double *out) {
-    if (!*s) return 0;
-    errno = 0;
     char *end;
     double v = strtod(s, &end);
     if (*end != '\0' || end == s || !isfinite(v)) return 0;
@@ -210,124 +200,112 @@ static void fmt_range(const Key *k, char *buf, size_t n) {
     else snprintf(buf, n, "[%.0f, %.0f]", k->min, k->max);
 }
 
-// Parse text as one element of key k into the field (list element `idx`). quoted: YAML style.
-static int parse_scalar(Config *self, const Key *k, const char *text, int quoted, int idx, char *err, size_t en) {
-    char *base = (char *)self + k->off;
-    char range[96];
+// What k accepts: its choices separated by sep, or its numeric range; "" for strings and booleans.
+static const char *accepted(const Key *k, char sep, char *buf, size_t n) {
+    buf[0] = '\0';
+    if (k->type == T_ENUM) {
+        snprintf(buf, n, "%s", k->choices);
+        for (char *p = buf; *p; p++)
+            if (*p == '|') *p = sep;
+    } else if (k->type != T_STR && k->type != T_BOOL) {
+        fmt_range(k, buf, n);
+    }
+    return buf;
+}
+
+// Parse text as one element of key k into the field (list element `idx`); quoted: YAML style. A bad
+// value ends the run with a message that starts with `at`, where the value came from.
+static void parse_scalar(Config *self, const Key *k, const char *text, int quoted, int idx, const char *at) {
+    char *base = (char *)self + k->off, range[96];
+    if (idx == CFG_LIST_MAX) die(EXIT_INPUT, "%s'%s' has more than %d values", at, k->name, CFG_LIST_MAX);
     fmt_range(k, range, sizeof range);
+    const char *how = quoted ? "the quoted string " : "";
     switch (k->type) {
     case T_INT: case T_INT64: case T_INT_LIST: {
         int64_t v;
-        if (quoted || !parse_int64(text, &v)) {
-            snprintf(err, en, "'%s' expects an integer, got %s'%s'", k->name, quoted ? "the quoted string " : "", text);
-            return 0;
-        }
-        if ((double)v < k->min || (double)v > k->max) {
-            snprintf(err, en, "'%s' = %lld is out of range %s", k->name, (long long)v, range);
-            return 0;
-        }
+        if (quoted || !parse_int64(text, &v))
+            die(EXIT_INPUT, "%s'%s' expects an integer, got %s'%s'", at, k->name, how, text);
+        if ((double)v < k->min || (double)v > k->max)
+            die(EXIT_INPUT, "%s'%s' = %lld is out of range %s", at, k->name, (long long)v, range);
         if (k->type == T_INT64) *(int64_t *)base = v;
         else ((int *)base)[idx] = (int)v;
-        return 1;
+        return;
     }
     case T_FLOAT: case T_FLOAT_LIST: {
         double v;
-        if (quoted || !parse_double(text, &v)) {
-            snprintf(err, en, "'%s' expects a finite number, got %s'%s'", k->name, quoted ? "the quoted string " : "", text);
-            return 0;
-        }
-        if (v < k->min || v > k->max) {
-            snprintf(err, en, "'%s' = %g is out of range %s", k->name, v, range);
-            return 0;
-        }
+        if (quoted || !parse_double(text, &v))
+            die(EXIT_INPUT, "%s'%s' expects a finite number, got %s'%s'", at, k->name, how, text);
+        if (v < k->min || v > k->max) die(EXIT_INPUT, "%s'%s' = %g is out of range %s", at, k->name, v, range);
         ((double *)base)[idx] = v;
-        return 1;
+        return;
     }
     case T_BOOL: {
-        static const char *yes[] = {"true", "yes", "on"}, *no[] = {"false", "no", "off"};
-        for (int i = 0; i < 3 && !quoted; i++) {
-            if (strcasecmp(text, yes[i]) == 0) return *(int *)base = 1, 1;
-            if (strcasecmp(text, no[i]) == 0) return *(int *)base = 0, 1;
+        static const char *words[] = {"true", "yes", "on", "false", "no", "off"}; // the first three mean true
+        for (int i = 0; i < 6 && !quoted; i++) {
+            if (strcasecmp(text, words[i]) != 0) continue;
+            *(int *)base = i < 3;
+            return;
         }
-        snprintf(err, en, "'%s' expects true or false, got '%s'", k->name, text);
-        return 0;
+        die(EXIT_INPUT, "%s'%s' expects true or false, got '%s'", at, k->name, text);
     }
     case T_STR:
-        if (strlen(text) >= k->size) {
-            snprintf(err, en, "'%s' is too long (at most %zu characters)", k->name, k->size - 1);
-            return 0;
-        }
+        if (strlen(text) >= k->size)
+            die(EXIT_INPUT, "%s'%s' is too long (at most %zu characters)", at, k->name, k->size - 1);
         strcpy(base, text);
-        return 1;
+        return;
     case T_ENUM: {
         const char *c = k->choices;
         for (int i = 0; *c; i++) {
             size_t n = strcspn(c, "|");
-            if (strlen(text) == n && strncasecmp(text, c, n) == 0) return *(int *)base = i, 1;
+            if (strlen(text) == n && strncasecmp(text, c, n) == 0) {
+                *(int *)base = i;
+                return;
+            }
             c += n + (c[n] == '|');
         }
         char choices[128];
-        snprintf(choices, sizeof choices, "%s", k->choices);
-        for (char *p = choices; *p; p++)
-            if (*p == '|') *p = ',';
-        snprintf(err, en, "'%s' must be one of %s, got '%s'", k->name, choices, text);
-        return 0;
+        accepted(k, ',', choices, sizeof choices);
+        die(EXIT_INPUT, "%s'%s' must be one of %s, got '%s'", at, k->name, choices, text);
     }
     }
-    return 0;
 }
 
-static void set_list_count(Config *self, const Key *k, int n) { *(int *)((char *)self + k->count_off) = n; }
+static int *list_count(Config *self, const Key *k) { return (int *)((char *)self + k->count_off); }
 
 // ---- defaults ---------------------------------------------------------------------------------
 
+// s without leading and trailing white space (cut in place).
+static char *trim_space(char *s) {
+    while (isspace((unsigned char)*s)) s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1])) *--e = '\0';
+    return s;
+}
+
 // Parse a value written in --set/default syntax: lists as "[a, b]" or "a,b", scalars plain.
-static int parse_text_value(Config *self, const Key *k, const char *text, char *err, size_t en) {
-    if (k->type != T_INT_LIST && k->type != T_FLOAT_LIST) return parse_scalar(self, k, text, 0, 0, err, en);
+static void parse_text_value(Config *self, const Key *k, const char *text, const char *at) {
+    if (!is_list(k)) return parse_scalar(self, k, text, 0, 0, at);
     char buf[512];
     snprintf(buf, sizeof buf, "%s", text);
-    char *s = buf;
-    while (isspace((unsigned char)*s)) s++;
+    char *s = trim_space(buf);
     size_t L = strlen(s);
-    while (L > 0 && isspace((unsigned char)s[L - 1])) s[--L] = '\0';
     if (*s == '[') {
-        if (L < 2 || s[L - 1] != ']') {
-            snprintf(err, en, "'%s': unterminated list '%s'", k->name, text);
-            return 0;
-        }
+        if (L < 2 || s[L - 1] != ']') die(EXIT_INPUT, "%s'%s': unterminated list '%s'", at, k->name, text);
         s[L - 1] = '\0';
         s++;
     }
     int n = 0;
-    for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ",")) {
-        while (isspace((unsigned char)*tok)) tok++;
-        char *e = tok + strlen(tok);
-        while (e > tok && isspace((unsigned char)e[-1])) *--e = '\0';
-        if (n == CFG_LIST_MAX) {
-            snprintf(err, en, "'%s' has more than %d values", k->name, CFG_LIST_MAX);
-            return 0;
-        }
-        if (!parse_scalar(self, k, tok, 0, n, err, en)) return 0;
-        n++;
-    }
-    if (n == 0) {
-        snprintf(err, en, "'%s' needs at least one value", k->name);
-        return 0;
-    }
-    set_list_count(self, k, n);
-    return 1;
+    for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ",")) parse_scalar(self, k, trim_space(tok), 0, n++, at);
+    if (n == 0) die(EXIT_INPUT, "%s'%s' needs at least one value", at, k->name);
+    *list_count(self, k) = n;
 }
-
-static ConfigOrigin g_default_origin = {"(default)", 0, 0};
 
 void config_init(Config *self) {
     memset(self, 0, sizeof *self);
     self->origin = xcalloc(N_KEYS, sizeof *self->origin);
     for (int i = 0; i < N_KEYS; i++) {
-        char err[256];
-        if (!parse_text_value(self, &KEYS[i], KEYS[i].def, err, sizeof err))
-            die(EXIT_RUNTIME, "internal: bad default for %s: %s", KEYS[i].name, err);
-        self->origin[i] = g_default_origin;
+        parse_text_value(self, &KEYS[i], KEYS[i].def, "internal: bad default: ");
+        self->origin[i] = (ConfigOrigin){"(default)", 0, 0};
     }
 }
 
@@ -344,73 +322,66 @@ typedef struct {
     Config *cfg;
     const char *path;
     yaml_document_t *doc;
-    char *set_in_file; // per key: already set by this file
+    char set_in_file[N_KEYS]; // per key: already set by this file
 } Loader;
 
-static noreturn void die_at(const char *path, yaml_mark_t m, const char *msg) {
-    die(EXIT_INPUT, "%s:%zu:%zu: %s", path, m.line + 1, m.column + 1, msg);
+// "PATH:LINE:COL: " of the YAML position m: how messages about it start.
+static const char *position(char *buf, size_t n, const char *path, yaml_mark_t m) {
+    snprintf(buf, n, "%s:%zu:%zu: ", path, m.line + 1, m.column + 1);
+    return buf;
+}
+
+// End with "PATH:LINE:COL: message".
+static noreturn void die_at(const char *path, yaml_mark_t m, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static noreturn void die_at(const char *path, yaml_mark_t m, const char *fmt, ...) {
+    char msg[1024], at[4200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    die(EXIT_INPUT, "%s%s", position(at, sizeof at, path, m), msg);
 }
 
 static void load_value(Loader *L, int ki, yaml_node_t *node) {
     const Key *k = &KEYS[ki];
-    char err[512];
-    if (L->set_in_file[ki]) {
-        snprintf(err, sizeof err, "duplicate key '%s' (already set at line %d)", k->name, L->cfg->origin[ki].line);
-        die_at(L->path, node->start_mark, err);
-    }
-    if (node->type == YAML_MAPPING_NODE) {
-        snprintf(err, sizeof err, "'%s' expects a %s, found a mapping", k->name, type_name(k->type));
-        die_at(L->path, node->start_mark, err);
-    }
+    char at[4200]; // "PATH:LINE:COL: "
+    if (L->set_in_file[ki])
+        die_at(L->path, node->start_mark, "duplicate key '%s' (already set at line %d)", k->name,
+               L->cfg->origin[ki].line);
+    if (node->type == YAML_MAPPING_NODE)
+        die_at(L->path, node->start_mark, "'%s' expects a %s, found a mapping", k->name, TYPE_NAMES[k->type]);
     if (node->type == YAML_SEQUENCE_NODE) {
-        if (k->type != T_INT_LIST && k->type != T_FLOAT_LIST) {
-            snprintf(err, sizeof err, "'%s' expects a %s, found a list", k->name, type_name(k->type));
-            die_at(L->path, node->start_mark, err);
-        }
+        if (!is_list(k))
+            die_at(L->path, node->start_mark, "'%s' expects a %s, found a list", k->name, TYPE_NAMES[k->type]);
         int n = 0;
         for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top; it++) {
             yaml_node_t *el = yaml_document_get_node(L->doc, *it);
-            if (el->type != YAML_SCALAR_NODE) {
-                snprintf(err, sizeof err, "'%s' expects a list of numbers, found a nested structure", k->name);
-                die_at(L->path, el->start_mark, err);
-            }
-            if (n == CFG_LIST_MAX) {
-                snprintf(err, sizeof err, "'%s' has more than %d values", k->name, CFG_LIST_MAX);
-                die_at(L->path, el->start_mark, err);
-            }
-            if (!parse_scalar(L->cfg, k, (const char *)el->data.scalar.value,
-                              el->data.scalar.style != YAML_PLAIN_SCALAR_STYLE, n, err, sizeof err))
-                die_at(L->path, el->start_mark, err);
-            n++;
+            if (el->type != YAML_SCALAR_NODE)
+                die_at(L->path, el->start_mark, "'%s' expects a list of numbers, found a nested structure", k->name);
+            const int quoted = el->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
+            position(at, sizeof at, L->path, el->start_mark);
+            parse_scalar(L->cfg, k, (const char *)el->data.scalar.value, quoted, n++, at);
         }
-        if (n == 0) {
-            snprintf(err, sizeof err, "'%s' needs at least one value", k->name);
-            die_at(L->path, node->start_mark, err);
-        }
-        set_list_count(L->cfg, k, n);
+        if (n == 0) die_at(L->path, node->start_mark, "'%s' needs at least one value", k->name);
+        *list_count(L->cfg, k) = n;
     } else { // scalar
         const char *text = (const char *)node->data.scalar.value;
         int plain = node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
         if (plain && (text[0] == '\0' || strcmp(text, "~") == 0 || strcmp(text, "null") == 0)) {
-            if (k->type != T_STR) {
-                snprintf(err, sizeof err, "'%s' has no value (expects a %s)", k->name, type_name(k->type));
-                die_at(L->path, node->start_mark, err);
-            }
+            if (k->type != T_STR)
+                die_at(L->path, node->start_mark, "'%s' has no value (expects a %s)", k->name, TYPE_NAMES[k->type]);
             text = "";
         }
-        if (k->type == T_INT_LIST || k->type == T_FLOAT_LIST) { // a single scalar is a list of one
-            if (!parse_scalar(L->cfg, k, text, !plain, 0, err, sizeof err)) die_at(L->path, node->start_mark, err);
-            set_list_count(L->cfg, k, 1);
-        } else if (!parse_scalar(L->cfg, k, text, !plain, 0, err, sizeof err)) {
-            die_at(L->path, node->start_mark, err);
-        }
+        parse_scalar(L->cfg, k, text, !plain, 0, position(at, sizeof at, L->path, node->start_mark));
+        if (is_list(k)) *list_count(L->cfg, k) = 1; // a single scalar is a list of one
     }
     L->set_in_file[ki] = 1;
     L->cfg->origin[ki] = (ConfigOrigin){L->path, (int)node->start_mark.line + 1, (int)node->start_mark.column + 1};
 }
 
 static void load_mapping(Loader *L, yaml_node_t *map, const char *prefix) {
-    char err[512], name[256];
+    char name[256];
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
         yaml_node_t *kn = yaml_document_get_node(L->doc, p->key);
         yaml_node_t *vn = yaml_document_get_node(L->doc, p->value);
@@ -418,11 +389,9 @@ static void load_mapping(Loader *L, yaml_node_t *map, const char *prefix) {
         const char *key = (const char *)kn->data.scalar.value;
         for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) { // duplicate in this mapping
             yaml_node_t *qk = yaml_document_get_node(L->doc, q->key);
-            if (qk->type == YAML_SCALAR_NODE && strcmp((const char *)qk->data.scalar.value, key) == 0) {
-                snprintf(err, sizeof err, "duplicate key '%s%s%s' (first at line %zu)", prefix, *prefix ? "." : "",
-                         key, qk->start_mark.line + 1);
-                die_at(L->path, kn->start_mark, err);
-            }
+            if (qk->type == YAML_SCALAR_NODE && strcmp((const char *)qk->data.scalar.value, key) == 0)
+                die_at(L->path, kn->start_mark, "duplicate key '%s%s%s' (first at line %zu)", prefix,
+                       *prefix ? "." : "", key, qk->start_mark.line + 1);
         }
         snprintf(name, sizeof name, "%s%s%s", prefix, *prefix ? "." : "", key);
         int ki = find_key(name);
@@ -430,81 +399,61 @@ static void load_mapping(Loader *L, yaml_node_t *map, const char *prefix) {
             load_value(L, ki, vn);
         } else if (is_section(name)) {
             if (vn->type == YAML_SCALAR_NODE && vn->data.scalar.length == 0) continue; // empty section
-            if (vn->type != YAML_MAPPING_NODE) {
-                snprintf(err, sizeof err, "'%s' is a section: expected a mapping of its keys", name);
-                die_at(L->path, vn->start_mark, err);
-            }
+            if (vn->type != YAML_MAPPING_NODE)
+                die_at(L->path, vn->start_mark, "'%s' is a section: expected a mapping of its keys", name);
             load_mapping(L, vn, name);
         } else {
             char hint[128];
-            snprintf(err, sizeof err, "unknown key '%s'%s", name, suggest(name, hint, sizeof hint));
-            die_at(L->path, kn->start_mark, err);
+            die_at(L->path, kn->start_mark, "unknown key '%s'%s", name, suggest(name, hint, sizeof hint));
         }
     }
-}
-
-static const char *yaml_error_what(const yaml_parser_t *p) {
-    return p->problem ? p->problem : "YAML syntax error";
 }
 
 // libyaml state of the load in progress. A load that ends in die() never returns (the program
 // exits); where die() is caught instead (the fuzz tests), the next load frees what was left.
 static struct {
     yaml_parser_t parser;
-    yaml_document_t doc, doc2;
-    int parser_live, doc_live, doc2_live;
-    char *set_in_file;
+    yaml_document_t doc[2]; // the config, and whatever follows it (must be nothing)
+    int parser_live, n_docs;
+    FILE *fp; // the input, unless it is text in memory
 } g_load;
 
 static void release_load(void) {
-    if (g_load.doc2_live) yaml_document_delete(&g_load.doc2);
-    if (g_load.doc_live) yaml_document_delete(&g_load.doc);
+    while (g_load.n_docs > 0) yaml_document_delete(&g_load.doc[--g_load.n_docs]);
     if (g_load.parser_live) yaml_parser_delete(&g_load.parser);
-    free(g_load.set_in_file);
     memset(&g_load, 0, sizeof g_load);
 }
 
-void config_load_text(Config *self, const char *text, size_t n, const char *path) {
+// The next YAML document of the load, or the end with libyaml's complaint.
+static yaml_document_t *next_document(const char *path) {
+    yaml_parser_t *p = &g_load.parser;
+    if (yaml_parser_load(p, &g_load.doc[g_load.n_docs])) return &g_load.doc[g_load.n_docs++];
+    const char *what = p->problem ? p->problem : "YAML syntax error";
+    if (g_load.fp && ferror(g_load.fp)) die(EXIT_INPUT, "%s: read error: %s", path, strerror(errno));
+    if (p->error == YAML_READER_ERROR) // bytes that are not text: no line to point at
+        die_at(path, (yaml_mark_t){0, 0, 0}, "not a text file: %s", what);
+    const char *context = p->context ? p->context : "";
+    die_at(path, p->problem_mark, "YAML syntax error: %s%s%s", what, *context ? " " : "", context);
+}
+
+// Read YAML from fp, or else from text[0..n), over the current values.
+static void load_yaml(Config *self, const char *path, FILE *fp, const char *text, size_t n) {
     release_load();
     snprintf(self->path, sizeof self->path, "%s", path);
-    yaml_parser_t *parser = &g_load.parser;
-    if (!yaml_parser_initialize(parser)) die(EXIT_RUNTIME, "%s: cannot initialise the YAML parser", path);
+    if (!yaml_parser_initialize(&g_load.parser)) die(EXIT_RUNTIME, "%s: cannot initialise the YAML parser", path);
     g_load.parser_live = 1;
-    yaml_parser_set_input_string(parser, (const unsigned char *)text, n);
-    if (!yaml_parser_load(parser, &g_load.doc)) {
-        yaml_mark_t m = parser->problem_mark;
-        char msg[512];
-        if (parser->context)
-            snprintf(msg, sizeof msg, "YAML syntax error: %s %s", yaml_error_what(parser), parser->context);
-        else
-            snprintf(msg, sizeof msg, "YAML syntax error: %s", yaml_error_what(parser));
-        if (parser->error == YAML_READER_ERROR) m.line = 0, m.column = 0, snprintf(msg, sizeof msg, "not a text file: %s", yaml_error_what(parser));
-        die_at(path, m, msg);
-    }
-    g_load.doc_live = 1;
-    yaml_node_t *root = yaml_document_get_root_node(&g_load.doc);
-    g_load.set_in_file = xcalloc(N_KEYS, 1);
-    Loader L = {self, path, &g_load.doc, g_load.set_in_file};
-    if (root) {
-        if (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0) {
-            // empty document: defaults only
-        } else if (root->type != YAML_MAPPING_NODE) {
-            die_at(path, root->start_mark, "expected a mapping of sections (data:, model:, train:, ...)");
-        } else {
-            load_mapping(&L, root, "");
-        }
-    }
+    g_load.fp = fp;
+    if (fp) yaml_parser_set_input_file(&g_load.parser, fp);
+    else yaml_parser_set_input_string(&g_load.parser, (const unsigned char *)text, n);
+    Loader L = {self, path, next_document(path), {0}};
+    yaml_node_t *root = yaml_document_get_root_node(L.doc);
+    const int empty = !root || (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0); // defaults only
+    if (!empty && root->type != YAML_MAPPING_NODE)
+        die_at(path, root->start_mark, "expected a mapping of sections (data:, model:, train:, ...)");
+    if (!empty) load_mapping(&L, root, "");
     // a second document in the same file is almost certainly a mistake
-    if (yaml_parser_load(parser, &g_load.doc2)) {
-        g_load.doc2_live = 1;
-        yaml_node_t *r2 = yaml_document_get_root_node(&g_load.doc2);
-        if (r2) die_at(path, r2->start_mark, "more than one YAML document (remove the '---' separator)");
-    } else {
-        yaml_mark_t m = parser->problem_mark;
-        char msg[512];
-        snprintf(msg, sizeof msg, "YAML syntax error: %s", yaml_error_what(parser));
-        die_at(path, m, msg);
-    }
+    yaml_node_t *second = yaml_document_get_root_node(next_document(path));
+    if (second) die_at(path, second->start_mark, "more than one YAML document (remove the '---' separator)");
     // origins point into `path`, which must outlive the config: keep a copy
     free(self->origin_file);
     self->origin_file = xstrdup(path);
@@ -513,19 +462,14 @@ void config_load_text(Config *self, const char *text, size_t n, const char *path
     release_load();
 }
 
+void config_load_text(Config *self, const char *text, size_t n, const char *path) {
+    load_yaml(self, path, NULL, text, n);
+}
+
 void config_load_file(Config *self, const char *path) {
     FILE *fp = xfopen_input(path);
-    char *text = NULL;
-    size_t n = 0, cap = 0, got;
-    do {
-        if (n + 4096 > cap) text = xrealloc(text, cap = 2 * cap + 4096);
-        got = fread(text + n, 1, cap - n, fp);
-        n += got;
-    } while (got > 0);
-    if (ferror(fp)) die(EXIT_INPUT, "%s: read error", path);
+    load_yaml(self, path, fp, NULL, 0);
     fclose(fp);
-    config_load_text(self, text, n, path);
-    free(text);
 }
 
 void config_apply_set(Config *self, const char *assignment) {
@@ -541,8 +485,10 @@ void config_apply_set(Config *self, const char *assignment) {
         char hint[128];
         die(EXIT_INPUT, "--set %s: unknown key '%s'%s", assignment, name, suggest(name, hint, sizeof hint));
     }
-    char err[512];
-    if (!parse_text_value(self, &KEYS[ki], eq + 1, err, sizeof err)) die(EXIT_INPUT, "--set %s: %s", assignment, err);
+    char *at = xmalloc(strlen(assignment) + 16);
+    sprintf(at, "--set %s: ", assignment);
+    parse_text_value(self, &KEYS[ki], eq + 1, at);
+    free(at);
     self->origin[ki] = (ConfigOrigin){"--set", 0, 0};
 }
 
@@ -613,18 +559,11 @@ void config_finish(Config *self, const char *data_root) {
     self->n_topk = u;
 
     // eval.select = METRIC@K with K among the cutoffs
-    static const char *metrics[] = {"P", "R", "NDCG", "MRR"};
-    const char *at = strchr(self->eval_select, '@');
-    int mi = -1;
+    static const char *metrics[] = {"P@", "R@", "NDCG@", "MRR@"}; // index = select_metric
+    int mi = 3;
+    while (mi >= 0 && strncasecmp(self->eval_select, metrics[mi], strlen(metrics[mi])) != 0) mi--;
     int64_t k = 0;
-    if (at) {
-        for (int i = 0; i < 4; i++)
-            if ((size_t)(at - self->eval_select) == strlen(metrics[i]) &&
-                strncasecmp(self->eval_select, metrics[i], strlen(metrics[i])) == 0)
-                mi = i;
-        if (!parse_int64(at + 1, &k)) mi = -1;
-    }
-    if (mi < 0) {
+    if (mi < 0 || !parse_int64(self->eval_select + strlen(metrics[mi]), &k)) {
         snprintf(msg, sizeof msg, "'eval.select' must look like NDCG@20 (P, R, NDCG or MRR @ a cutoff), got '%s'",
                  self->eval_select);
         die_key(self, "eval.select", msg);
@@ -684,8 +623,7 @@ static void format_value(const Config *self, const Key *k, StrBuf *sb) {
 
 // Emit keys as nested YAML; consecutive keys share sections because the table is ordered.
 static void build_yaml(const Config *self, StrBuf *sb, int runtime_too) {
-    char open[4][64] = {{0}};
-    int depth = 0;
+    const char *prev = ""; // the key written last
     for (int i = 0; i < N_KEYS; i++) {
         const Key *k = &KEYS[i];
         if (!runtime_too && (k->flags & F_RUNTIME)) continue;
@@ -696,26 +634,20 @@ static void build_yaml(const Config *self, StrBuf *sb, int runtime_too) {
             sb_free(&v);
             if (at_default) continue;
         }
-        char parts[4][64];
-        int np = 0;
+        // the sections it shares with the previous key are open; write the others
         const char *s = k->name;
-        while (np < 4) {
-            size_t n = strcspn(s, ".");
-            snprintf(parts[np++], 64, "%.*s", (int)n, s);
-            if (!s[n]) break;
-            s += n + 1;
+        int depth = 0;
+        for (size_t j = 0; k->name[j] && k->name[j] == prev[j]; j++) {
+            if (k->name[j] != '.') continue;
+            s = k->name + j + 1;
+            depth++;
         }
-        int common = 0;
-        while (common < depth && common < np - 1 && strcmp(open[common], parts[common]) == 0) common++;
-        depth = common;
-        for (int d = depth; d < np - 1; d++) {
-            sb_printf(sb, "%*s%s:\n", 2 * d, "", parts[d]);
-            snprintf(open[d], 64, "%s", parts[d]);
-        }
-        depth = np - 1;
-        sb_printf(sb, "%*s%s: ", 2 * depth, "", parts[np - 1]);
+        for (const char *dot; (dot = strchr(s, '.')); s = dot + 1, depth++)
+            sb_printf(sb, "%*s%.*s:\n", 2 * depth, "", (int)(dot - s), s);
+        sb_printf(sb, "%*s%s: ", 2 * depth, "", s);
         format_value(self, k, sb);
         sb_printf(sb, "\n");
+        prev = k->name;
     }
 }
 
@@ -738,15 +670,11 @@ void config_print_keys(FILE *fp) {
     fprintf(fp, "Config keys (YAML sections, or --set section.key=value):\n");
     for (int i = 0; i < N_KEYS; i++) {
         const Key *k = &KEYS[i];
-        char range[96] = "";
-        if (k->type == T_ENUM) snprintf(range, sizeof range, "  one of: %s", k->choices);
-        else if (k->type != T_STR && k->type != T_BOOL) {
-            char r[80];
-            fmt_range(k, r, sizeof r);
-            snprintf(range, sizeof range, "  range %s", r);
-        }
-        fprintf(fp, "  %-28s %-12s default %s%s\n      %s\n", k->name, type_name(k->type), k->def[0] ? k->def : "\"\"",
-                range, k->doc);
+        char range[96];
+        accepted(k, '|', range, sizeof range);
+        const char *what = !range[0] ? "" : k->type == T_ENUM ? "  one of: " : "  range ";
+        fprintf(fp, "  %-28s %-12s default %s%s%s\n      %s\n", k->name, TYPE_NAMES[k->type],
+                k->def[0] ? k->def : "\"\"", what, range, k->doc);
     }
 }
 
@@ -754,15 +682,9 @@ void config_print_keys_markdown(FILE *fp) {
     fprintf(fp, "| key | type | default | range or choices | meaning |\n|---|---|---|---|---|\n");
     for (int i = 0; i < N_KEYS; i++) {
         const Key *k = &KEYS[i];
-        char range[96] = "";
-        if (k->type == T_ENUM) {
-            snprintf(range, sizeof range, "%s", k->choices);
-            for (char *p = range; *p; p++)
-                if (*p == '|') *p = ',';
-        } else if (k->type != T_STR && k->type != T_BOOL) {
-            fmt_range(k, range, sizeof range);
-        }
-        fprintf(fp, "| `%s` | %s | `%s` | %s | ", k->name, type_name(k->type), k->def[0] ? k->def : "\"\"", range);
+        char range[96];
+        fprintf(fp, "| `%s` | %s | `%s` | %s | ", k->name, TYPE_NAMES[k->type], k->def[0] ? k->def : "\"\"",
+                accepted(k, ',', range, sizeof range));
         for (const char *p = k->doc; *p; p++) fputc(*p == '|' ? '/' : *p, fp);
         fprintf(fp, " |\n");
     }

@@ -17,14 +17,10 @@
 // Split on runs of spaces/tabs. Returns field count (fields point into line, NUL-terminated).
 static int split_ws(char *line, char **f) {
     int n = 0;
-    char *p = line;
-    for (;;) {
-        while (*p == ' ' || *p == '\t') p++;
-        if (!*p) break;
+    char *save;
+    for (char *tok = strtok_r(line, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
         if (n == MAX_FIELDS) return n + 1;
-        f[n++] = p;
-        while (*p && *p != ' ' && *p != '\t') p++;
-        if (*p) *p++ = '\0';
+        f[n++] = tok;
     }
     return n;
 }
@@ -94,11 +90,9 @@ static void parse_id(const char *path, long line, const char *what, const char *
     s = trim((char *)s);
     if (!*s) die_local(EXIT_INPUT, "%s:%ld: empty %s id", path, line, what);
     if (*s == '-') die_local(EXIT_INPUT, "%s:%ld: %s id '%s' is negative", path, line, what, s);
-    const char *p = s;
-    if (*p == '+') p++;
-    for (const char *q = p; *q; q++)
-        if (*q < '0' || *q > '9') die_local(EXIT_INPUT, "%s:%ld: %s id '%s' is not a non-negative integer", path, line, what, s);
-    if (!*p) die_local(EXIT_INPUT, "%s:%ld: %s id '%s' is not a non-negative integer", path, line, what, s);
+    const char *p = s + (*s == '+');
+    if (!*p || p[strspn(p, "0123456789")])
+        die_local(EXIT_INPUT, "%s:%ld: %s id '%s' is not a non-negative integer", path, line, what, s);
     errno = 0;
     long long v = strtoll(p, NULL, 10);
     if (errno == ERANGE) die_local(EXIT_INPUT, "%s:%ld: %s id '%s' overflows a 64-bit integer", path, line, what, s);
@@ -108,7 +102,6 @@ static void parse_id(const char *path, long line, const char *what, const char *
 static double parse_rating(const char *path, long line, const char *s) {
     s = trim((char *)s);
     if (!*s) die_local(EXIT_INPUT, "%s:%ld: empty rating", path, line);
-    errno = 0;
     char *end;
     double v = strtod(s, &end);
     if (end == s || *end) die_local(EXIT_INPUT, "%s:%ld: rating '%s' is not a number", path, line, s);
@@ -152,8 +145,7 @@ static const char *format_hint(int format) {
 
 void data_read_pairs_part(const char *path, const ReadOptions *opt, int part, int n_parts, PairList *out,
                           ReadStats *stats) {
-    LineReader lr;
-    line_reader_init(&lr, path);
+    LineReader *lr = line_reader_open(path);
     char *f[MAX_FIELDS];
     int first_nf = -1; // fields of the first data line: every part finds it, so ragged lines are caught anywhere
     long first_line = 0;
@@ -165,10 +157,10 @@ void data_read_pairs_part(const char *path, const ReadOptions *opt, int part, in
     if (rating_col > need) need = rating_col;
     need++;
     memset(stats, 0, sizeof *stats);
-    while (line_reader_next(&lr) >= 0) {
-        int mine = (lr.line_no - 1) % n_parts == part;
+    while (line_reader_next(lr) >= 0) {
+        int mine = (lr->line_no - 1) % n_parts == part;
         if (!mine && first_nf >= 0) continue; // another part parses this line
-        char *s = trim(lr.line);
+        char *s = trim(lr->line);
         if (!*s || *s == '#') continue;
         if (skip_header) {
             skip_header = 0;
@@ -183,34 +175,34 @@ void data_read_pairs_part(const char *path, const ReadOptions *opt, int part, in
         default: nf = split_ws(s, f); break;
         }
         if (first_nf < 0 && !mine) { // only learn the reference field count from this line
-            first_nf = nf, first_line = lr.line_no;
+            first_nf = nf, first_line = lr->line_no;
             continue;
         }
-        if (nf < 0) die_local(EXIT_INPUT, "%s:%ld: unterminated quoted field", path, lr.line_no);
-        if (nf > MAX_FIELDS) die_local(EXIT_INPUT, "%s:%ld: more than %d fields", path, lr.line_no, MAX_FIELDS);
+        if (nf < 0) die_local(EXIT_INPUT, "%s:%ld: unterminated quoted field", path, lr->line_no);
+        if (nf > MAX_FIELDS) die_local(EXIT_INPUT, "%s:%ld: more than %d fields", path, lr->line_no, MAX_FIELDS);
         int has_rating = 1;
         if (opt->format == FORMAT_CFGAN || opt->format == FORMAT_ML1M) {
             if (nf < 2)
-                die_local(EXIT_INPUT, "%s:%ld: missing fields: found %d, %s", path, lr.line_no, nf, format_hint(opt->format));
-            if (nf > 4) die_local(EXIT_INPUT, "%s:%ld: %d fields, %s", path, lr.line_no, nf, format_hint(opt->format));
+                die_local(EXIT_INPUT, "%s:%ld: missing fields: found %d, %s", path, lr->line_no, nf, format_hint(opt->format));
+            if (nf > 4) die_local(EXIT_INPUT, "%s:%ld: %d fields, %s", path, lr->line_no, nf, format_hint(opt->format));
             has_rating = nf >= 3;
         } else if (opt->format == FORMAT_ML100K) {
             if (nf < 3 || nf > 4)
-                die_local(EXIT_INPUT, "%s:%ld: found %d fields, %s", path, lr.line_no, nf, format_hint(opt->format));
+                die_local(EXIT_INPUT, "%s:%ld: found %d fields, %s", path, lr->line_no, nf, format_hint(opt->format));
         } else {
             if (nf < need)
-                die_local(EXIT_INPUT, "%s:%ld: missing fields: found %d, need at least %d (%s)", path, lr.line_no, nf,
+                die_local(EXIT_INPUT, "%s:%ld: missing fields: found %d, need at least %d (%s)", path, lr->line_no, nf,
                           need, format_hint(opt->format));
             has_rating = rating_col >= 0;
         }
-        if (first_nf < 0) first_nf = nf, first_line = lr.line_no;
+        if (first_nf < 0) first_nf = nf, first_line = lr->line_no;
         else if (nf != first_nf)
-            die_local(EXIT_INPUT, "%s:%ld: ragged line: %d fields where line %ld has %d", path, lr.line_no, nf, first_line,
+            die_local(EXIT_INPUT, "%s:%ld: ragged line: %d fields where line %ld has %d", path, lr->line_no, nf, first_line,
                       first_nf);
         int64_t u, i;
-        parse_id(path, lr.line_no, "user", f[user_col], &u);
-        parse_id(path, lr.line_no, "item", f[item_col], &i);
-        double r = has_rating ? parse_rating(path, lr.line_no, f[rating_col]) : 1.0;
+        parse_id(path, lr->line_no, "user", f[user_col], &u);
+        parse_id(path, lr->line_no, "item", f[item_col], &i);
+        double r = has_rating ? parse_rating(path, lr->line_no, f[rating_col]) : 1.0;
         stats->lines++;
         if (opt->min_rating != 0 && r < opt->min_rating) {
             stats->below_threshold++;
@@ -218,8 +210,8 @@ void data_read_pairs_part(const char *path, const ReadOptions *opt, int part, in
         }
         pairs_push(out, u, i);
     }
-    stats->file_lines = lr.line_no;
-    line_reader_free(&lr);
+    stats->file_lines = lr->line_no;
+    line_reader_close(lr);
 }
 
 void data_read_pairs(const char *path, const ReadOptions *opt, PairList *out, ReadStats *stats) {
@@ -248,22 +240,12 @@ void csr_from_pairs(Csr *out, int32_t n_rows, int32_t n_cols, const int32_t *row
     int32_t *col = xmalloc((size_t)(n ? n : 1) * sizeof *col);
     for (int64_t k = 0; k < n; k++) col[fill[rows[k]]++] = cols[k];
     free(fill);
-    // sort each row (insertion sort when short), then drop repeated columns
+    // sort each row, then drop repeated columns
     int64_t w = 0, dupes = 0;
     for (int32_t r = 0; r < n_rows; r++) {
-        int64_t a = out->row_ptr[r], b = out->row_ptr[r + 1];
-        int32_t *c = col + a;
-        int64_t len = b - a;
-        if (len > 32) {
-            qsort(c, (size_t)len, sizeof *c, cmp_i32);
-        } else {
-            for (int64_t i = 1; i < len; i++) {
-                int32_t v = c[i];
-                int64_t j = i - 1;
-                while (j >= 0 && c[j] > v) c[j + 1] = c[j], j--;
-                c[j + 1] = v;
-            }
-        }
+        int32_t *c = col + out->row_ptr[r];
+        int64_t len = out->row_ptr[r + 1] - out->row_ptr[r];
+        qsort(c, (size_t)len, sizeof *c, cmp_i32);
         out->row_ptr[r] = w;
         for (int64_t i = 0; i < len; i++) {
             if (i > 0 && c[i] == c[i - 1]) {
@@ -277,22 +259,6 @@ void csr_from_pairs(Csr *out, int32_t n_rows, int32_t n_cols, const int32_t *row
     out->nnz = w;
     out->col = xrealloc(col, (size_t)(w ? w : 1) * sizeof *col);
     if (n_dupes) *n_dupes = dupes;
-}
-
-void csr_transpose(Csr *out, const Csr *in) {
-    out->n_rows = in->n_cols;
-    out->n_cols = in->n_rows;
-    out->nnz = in->nnz;
-    out->row_ptr = xcalloc((size_t)out->n_rows + 1, sizeof *out->row_ptr);
-    for (int64_t k = 0; k < in->nnz; k++) out->row_ptr[in->col[k] + 1]++;
-    for (int32_t r = 0; r < out->n_rows; r++) out->row_ptr[r + 1] += out->row_ptr[r];
-    int64_t *fill = xmalloc((size_t)(out->n_rows ? out->n_rows : 1) * sizeof *fill);
-    memcpy(fill, out->row_ptr, (size_t)out->n_rows * sizeof *fill);
-    out->col = xmalloc((size_t)(in->nnz ? in->nnz : 1) * sizeof *out->col);
-    // rows of `in` are visited in order, so each output row comes out sorted
-    for (int32_t r = 0; r < in->n_rows; r++)
-        for (int64_t k = in->row_ptr[r]; k < in->row_ptr[r + 1]; k++) out->col[fill[in->col[k]]++] = r;
-    free(fill);
 }
 
 void csr_union(Csr *out, const Csr *a, const Csr *b) {
@@ -313,16 +279,6 @@ void csr_union(Csr *out, const Csr *a, const Csr *b) {
         out->row_ptr[r + 1] = w;
     }
     out->nnz = w;
-}
-
-int csr_has(const Csr *self, int32_t row, int32_t col) {
-    int64_t lo = self->row_ptr[row], hi = self->row_ptr[row + 1];
-    while (lo < hi) {
-        int64_t mid = (lo + hi) / 2;
-        if (self->col[mid] < col) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo < self->row_ptr[row + 1] && self->col[lo] == col;
 }
 
 void csr_holdout(const Csr *in, int32_t row_offset, double frac, uint64_t seed, uint32_t which, Csr *kept, Csr *held) {

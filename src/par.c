@@ -224,11 +224,6 @@ int par_same_u64(uint64_t v) {
     return lo == hi;
 }
 
-int par_or_bits(int bits) {
-    if (g_size > 1) MPI_Allreduce(MPI_IN_PLACE, &bits, 1, MPI_INT, MPI_BOR, MPI_COMM_WORLD);
-    return bits;
-}
-
 int par_all_on_one_node(void) {
     static int answer = -1; // the same on every rank, decided once
     if (answer >= 0) return answer;

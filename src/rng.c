@@ -2,6 +2,7 @@
 #include "rng.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "util.h"
 
@@ -20,16 +21,11 @@ void rng_philox_block(uint32_t out[4], const uint32_t in[4], const uint32_t key_
     uint32_t c[4] = {in[0], in[1], in[2], in[3]};
     uint32_t k[2] = {key_in[0], key_in[1]};
     for (int r = 0; r < 10; r++) {
-        if (r > 0) {
-            k[0] += 0x9E3779B9u;
-            k[1] += 0xBB67AE85u;
-        }
         philox_round(c, k);
+        k[0] += 0x9E3779B9u; // the key schedule (Weyl sequence)
+        k[1] += 0xBB67AE85u;
     }
-    out[0] = c[0];
-    out[1] = c[1];
-    out[2] = c[2];
-    out[3] = c[3];
+    memcpy(out, c, sizeof c);
 }
 
 void rng_init(Rng *self, uint64_t seed, uint32_t purpose, uint32_t a, uint32_t b) {
@@ -80,8 +76,6 @@ static void shuffle_strided(Rng *self, int32_t *a, int32_t n, int32_t stride) {
         a[j] = t;
     }
 }
-
-void rng_shuffle(Rng *self, int32_t *a, int32_t n) { shuffle_strided(self, a, n, 1); }
 
 void rng_stratified_permutation(Rng *self, int32_t *perm, int32_t n, int P) {
     for (int32_t j = 0; j < n; j++) perm[j] = j;

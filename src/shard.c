@@ -106,18 +106,13 @@ static void route(Couples *c, const int32_t *bounds) {
 }
 
 // CSR of couples whose key is a row: local row (key - lo) / stride; counts collapsed repeats.
-static void csr_of_strided(Csr *out, const Couples *c, int32_t lo, int32_t stride, int32_t n_rows, int32_t n_cols,
-                           int64_t *dupes) {
+static void csr_of(Csr *out, const Couples *c, int32_t lo, int32_t stride, int32_t n_rows, int32_t n_cols,
+                   int64_t *dupes) {
     int32_t *r = xmalloc((size_t)(c->n + 1) * sizeof *r), *col = xmalloc((size_t)(c->n + 1) * sizeof *col);
     for (int64_t k = 0; k < c->n; k++) r[k] = (c->v[2 * k] - lo) / stride, col[k] = c->v[2 * k + 1];
     csr_from_pairs(out, n_rows, n_cols, r, col, c->n, dupes);
     free(r);
     free(col);
-}
-
-// CSR over rows [lo, lo + n_rows) from couples whose key is the row.
-static void csr_of(Csr *out, const Couples *c, int32_t lo, int32_t n_rows, int32_t n_cols, int64_t *dupes) {
-    csr_of_strided(out, c, lo, 1, n_rows, n_cols, dupes);
 }
 
 // Couples (row_offset + row, col) of a CSR, optionally swapped to (col, row).
@@ -129,30 +124,23 @@ static void couples_of(Couples *c, const Csr *m, int32_t row_offset, int swap) {
         }
 }
 
-// All ranks' (user, item) couples as a (n_users, n_items) CSR on rank 0; empty elsewhere.
-static void gather_to_root(Csr *out, const Couples *c, int32_t n_users, int32_t n_items, int64_t *dupes) {
-    void *all;
-    size_t bytes;
-    par_gatherv_bytes(c->v, (size_t)c->n * 2 * sizeof(int32_t), &all, &bytes, 0);
-    Couples g = {all, (int64_t)(bytes / (2 * sizeof(int32_t))), 0};
-    if (util_is_root()) {
-        csr_of(out, &g, 0, n_users, n_items, dupes);
-    } else {
-        memset(out, 0, sizeof *out);
-        out->n_rows = n_users;
-        out->n_cols = n_items;
-        out->row_ptr = xcalloc((size_t)n_users + 1, sizeof(int64_t));
-        out->col = xmalloc(sizeof(int32_t));
-    }
-    free(all);
-}
-
 static void empty_csr(Csr *m, int32_t n_rows, int32_t n_cols) {
     memset(m, 0, sizeof *m);
     m->n_rows = n_rows;
     m->n_cols = n_cols;
     m->row_ptr = xcalloc((size_t)n_rows + 1, sizeof(int64_t));
     m->col = xmalloc(sizeof(int32_t));
+}
+
+// All ranks' (user, item) couples as a (n_users, n_items) CSR on rank 0; empty elsewhere.
+static void gather_to_root(Csr *out, const Couples *c, int32_t n_users, int32_t n_items, int64_t *dupes) {
+    void *all;
+    size_t bytes;
+    par_gatherv_bytes(c->v, (size_t)c->n * 2 * sizeof(int32_t), &all, &bytes, 0);
+    Couples g = {all, (int64_t)(bytes / (2 * sizeof(int32_t))), 0};
+    if (util_is_root()) csr_of(out, &g, 0, 1, n_users, n_items, dupes);
+    else empty_csr(out, n_users, n_items);
+    free(all);
 }
 
 // Iterative k-core on this rank's user rows (all of each user's pairs are here) with item degrees
@@ -199,7 +187,7 @@ static void compact_map(IdMap *m, const int64_t *alive, int32_t *new_index) {
 static void synth_collect(void *ctx, int64_t user, int64_t item) { pairs_push(ctx, user, item); }
 
 // This rank's share of a file's lines; the empty-file check is collective.
-static void read_share(const char *path, const ReadOptions *opt, PairList *p, ReadStats *st, double min_rating) {
+static void read_share(const char *path, const ReadOptions *opt, PairList *p, ReadStats *st) {
     data_read_pairs_part(path, opt, par_rank(), par_size(), p, st);
     int64_t sums[4] = {st->lines, st->below_threshold, (int64_t)p->n, 0};
     par_sum_int64(sums, 4);
@@ -208,7 +196,7 @@ static void read_share(const char *path, const ReadOptions *opt, PairList *p, Re
     if (sums[0] == 0)
         die(EXIT_INPUT, "%s:%ld: no data lines (the file is empty or holds only blank lines and comments)", path,
             st->file_lines > 0 ? st->file_lines : 1);
-    if (sums[2] == 0) die(EXIT_INPUT, "%s: every pair is below data.min_rating = %g", path, min_rating);
+    if (sums[2] == 0) die(EXIT_INPUT, "%s: every pair is below data.min_rating = %g", path, opt->min_rating);
 }
 
 static uint64_t row_hash(int32_t row, const int32_t *a, int32_t na, const int32_t *b, int32_t nb) {
@@ -233,9 +221,9 @@ void dataset_load(Dataset *self, const Config *cfg) {
         self->train_stats.lines = n;
         train_label = "synthetic data";
     } else {
-        read_share(cfg->train_path, &opt, &tr, &self->train_stats, cfg->data_min_rating);
+        read_share(cfg->train_path, &opt, &tr, &self->train_stats);
     }
-    if (cfg->test_path[0]) read_share(cfg->test_path, &opt, &te, &self->test_stats, cfg->data_min_rating);
+    if (cfg->test_path[0]) read_share(cfg->test_path, &opt, &te, &self->test_stats);
 
     // global dense ids, sorted (0-based contiguous ids keep their numbers)
     global_idmap(&self->users, tr.user, tr.n, te.user, te.n, "user");
@@ -265,7 +253,7 @@ void dataset_load(Dataset *self, const Config *cfg) {
     // per-user splits where each user's whole row lives
     Csr mine, local_train, local_valid, local_test;
     int64_t d_train = 0;
-    csr_of(&mine, &ct, ub[me], ub[me + 1] - ub[me], I, &d_train);
+    csr_of(&mine, &ct, ub[me], 1, ub[me + 1] - ub[me], I, &d_train);
     free(ct.v);
     if (cfg->min_user_interactions > 1 || cfg->min_item_interactions > 1) {
         self->train_stats.kcore_removed = kcore_filter(&mine, I, cfg->min_user_interactions, cfg->min_item_interactions);
@@ -289,22 +277,21 @@ void dataset_load(Dataset *self, const Config *cfg) {
         }
         free(cte.v);
         cte = kept_test;
-        int64_t *newcount = xcalloc((size_t)U, sizeof *newcount);
-        for (int32_t x = 0; x < U; x++)
-            if (nu[x] >= 0) newcount[nu[x]] = ualive[x];
+        for (int32_t x = 0; x < U; x++) // pairs per user by new index (nu[x] <= x, so in place)
+            if (nu[x] >= 0) ualive[nu[x]] = ualive[x];
         self->n_users = U = self->users.n;
         self->n_items = I = self->items.n;
-        block_bounds(ub, newcount, U, np);
+        block_bounds(ub, ualive, U, np);
         route(&moved, ub);
         csr_free(&mine);
-        csr_of(&mine, &moved, ub[me], ub[me + 1] - ub[me], I, NULL);
+        csr_of(&mine, &moved, ub[me], 1, ub[me + 1] - ub[me], I, NULL);
         free(moved.v);
-        free(newcount), free(ualive), free(ialive), free(nu), free(ni);
+        free(ualive), free(ialive), free(nu), free(ni);
     }
     const int32_t u_lo = ub[me], n_local_users = ub[me + 1] - ub[me];
-    if (cte.n == 0 && !cfg->test_path[0]) {
+    const int test_from_holdout = !cfg->test_path[0];
+    if (test_from_holdout) {
         csr_holdout(&mine, u_lo, cfg->data_test_fraction, (uint64_t)cfg->data_seed, 0, &local_train, &local_test);
-        self->test_from_holdout = 1;
         csr_free(&mine);
     } else {
         local_train = mine;
@@ -320,7 +307,7 @@ void dataset_load(Dataset *self, const Config *cfg) {
 
     // held-out sets for metrics: rank 0
     int64_t d_test = 0;
-    if (self->test_from_holdout) couples_of(&cte, &local_test, u_lo, 0);
+    if (test_from_holdout) couples_of(&cte, &local_test, u_lo, 0);
     gather_to_root(&self->test, &cte, U, I, &d_test);
     free(cte.v);
     Couples cv = {0};
@@ -335,12 +322,11 @@ void dataset_load(Dataset *self, const Config *cfg) {
     for (int64_t k = 0; k < local_train.nnz; k++) self->item_degree[local_train.col[k]]++;
     par_sum_int64(self->user_degree, (size_t)U);
     par_sum_int64(self->item_degree, (size_t)I);
-    int64_t counts[5] = {local_train.nnz, local_valid.nnz, local_test.nnz, d_train, d_test};
-    par_sum_int64(counts, 5);
+    int64_t counts[5] = {local_train.nnz, local_valid.nnz, util_is_root() ? self->test.nnz : 0, d_train, d_test};
+    par_sum_int64(counts, 5); // (rank 0 holds the whole test set)
     self->n_train = counts[0];
     self->n_valid = counts[1];
-    self->n_test = util_is_root() ? self->test.nnz : 0; // rank 0 holds the whole test set
-    par_sum_int64(&self->n_test, 1);
+    self->n_test = counts[2];
     self->train_stats.duplicates = counts[3];
     self->test_stats.duplicates = counts[4];
 
@@ -361,7 +347,7 @@ void dataset_load(Dataset *self, const Config *cfg) {
     par_bcast(&h, sizeof h, 0);
     self->fingerprint = h;
 
-    if (self->n_test == 0 && self->test_from_holdout)
+    if (self->n_test == 0 && test_from_holdout)
         die(EXIT_INPUT, "%s: the test split is empty: no user has enough pairs to hold any out (data.test_fraction = %g)",
             train_label, cfg->data_test_fraction);
     if (self->n_test == 0)
@@ -392,8 +378,8 @@ void dataset_load(Dataset *self, const Config *cfg) {
     csr_free(&local_valid);
     route(&rt, NULL);
     route(&rv, NULL);
-    csr_of_strided(&self->train, &rt, me, np, self->n_local_rows, self->n_cols, NULL);
-    csr_of_strided(&self->valid_rows, &rv, me, np, self->n_local_rows, self->n_cols, NULL);
+    csr_of(&self->train, &rt, me, np, self->n_local_rows, self->n_cols, NULL);
+    csr_of(&self->valid_rows, &rv, me, np, self->n_local_rows, self->n_cols, NULL);
     free(rt.v);
     free(rv.v);
     csr_free(&local_test);

@@ -11,19 +11,19 @@
 #include "rng.h"
 #include "util.h"
 
-// Walker/Vose alias table over a subset of items.
+// Walker/Vose alias table over a subset of items: a uniform slot yields its item with probability
+// prob, else the item of slot alias.
 typedef struct {
     int32_t n;
-    int32_t *item;  // (n) item of each slot
-    float *prob;    // (n) keep probability of the slot
-    int32_t *alias; // (n) slot used otherwise
+    struct {
+        int32_t item, alias;
+        float prob;
+    } *slot; // (n)
 } Alias;
 
 static void alias_build(Alias *a, const int32_t *items, const double *w, int32_t n) {
     a->n = n;
-    a->item = xmalloc((size_t)(n ? n : 1) * sizeof *a->item);
-    a->prob = xmalloc((size_t)(n ? n : 1) * sizeof *a->prob);
-    a->alias = xmalloc((size_t)(n ? n : 1) * sizeof *a->alias);
+    a->slot = xmalloc((size_t)(n ? n : 1) * sizeof *a->slot);
     if (n == 0) return;
     double total = 0;
     for (int32_t k = 0; k < n; k++) total += w[items[k]];
@@ -31,24 +31,24 @@ static void alias_build(Alias *a, const int32_t *items, const double *w, int32_t
     int32_t *small = xmalloc((size_t)n * sizeof *small), *large = xmalloc((size_t)n * sizeof *large);
     int32_t ns = 0, nl = 0;
     for (int32_t k = 0; k < n; k++) {
-        a->item[k] = items[k];
-        a->alias[k] = k;
+        a->slot[k].item = items[k];
+        a->slot[k].alias = k;
         p[k] = w[items[k]] * n / total;
         if (p[k] < 1) small[ns++] = k;
         else large[nl++] = k;
     }
     while (ns && nl) {
         int32_t s = small[--ns], l = large[nl - 1];
-        a->prob[s] = (float)p[s];
-        a->alias[s] = l;
+        a->slot[s].prob = (float)p[s];
+        a->slot[s].alias = l;
         p[l] -= 1 - p[s];
         if (p[l] < 1) {
             nl--;
             small[ns++] = l;
         }
     }
-    while (nl) a->prob[large[--nl]] = 1;
-    while (ns) a->prob[small[--ns]] = 1;
+    while (nl) a->slot[large[--nl]].prob = 1;
+    while (ns) a->slot[small[--ns]].prob = 1;
     free(p);
     free(small);
     free(large);
@@ -56,13 +56,7 @@ static void alias_build(Alias *a, const int32_t *items, const double *w, int32_t
 
 static int32_t alias_draw(const Alias *a, Rng *rng) {
     int32_t k = (int32_t)rng_below(rng, (uint32_t)a->n);
-    return (float)rng_uniform(rng) < a->prob[k] ? a->item[k] : a->item[a->alias[k]];
-}
-
-static void alias_free(Alias *a) {
-    free(a->item);
-    free(a->prob);
-    free(a->alias);
+    return (float)rng_uniform(rng) < a->slot[k].prob ? a->slot[k].item : a->slot[a->slot[k].alias].item;
 }
 
 const char *synth_check(const SynthSpec *s) {
@@ -177,9 +171,9 @@ void synth_generate_part(const SynthSpec *spec, int part, int n_parts, SynthEmit
     }
     free(count);
     free(set);
-    for (int t = 0; t < T; t++) alias_free(&tab[t]);
+    for (int t = 0; t < T; t++) free(tab[t].slot);
     free(tab);
-    alias_free(&global);
+    free(global.slot);
     free(by_topic);
     free(fill);
     free(start);

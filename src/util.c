@@ -1,4 +1,4 @@
-// util: call-site error exits, checked allocation and files, a fast line reader, hashing, clocks.
+// util: call-site error exits, checked allocation and files, a line reader, hashing, clocks.
 #include "util.h"
 
 #include <errno.h>
@@ -121,95 +121,43 @@ FILE *xfopen_input(const char *path) {
 
 // ---- line reader ----------------------------------------------------------------------------
 
-// Heap copies of every open reader's resources, so line_reader_free_all never touches the stack
-// frame of a reader that die() jumped out of.
-struct OpenReader {
-    FILE *fp;
-    char *buf, *line;
-    struct OpenReader *next;
-};
-static struct OpenReader *g_open_readers;
+// Every open reader, so that line_reader_free_all can release those die() jumped out of.
+static LineReader *g_open_readers;
 
-void line_reader_init(LineReader *self, const char *path) {
-    memset(self, 0, sizeof *self);
-    self->fp = xfopen_input(path);
-    self->path = path;
-    self->cap = 1 << 20;
-    self->buf = xmalloc(self->cap);
-    self->line_cap = 256;
-    self->line = xmalloc(self->line_cap);
-    self->open = xmalloc(sizeof *self->open);
-    *self->open = (struct OpenReader){self->fp, self->buf, self->line, g_open_readers};
-    g_open_readers = self->open;
-}
-
-// Refill the buffer; returns bytes available.
-static size_t reader_fill(LineReader *self) {
-    if (self->pos < self->len) return self->len - self->pos;
-    if (self->eof) return 0;
-    self->len = fread(self->buf, 1, self->cap, self->fp);
-    self->pos = 0;
-    if (self->len == 0) {
-        if (ferror(self->fp)) die(EXIT_INPUT, "%s: read error: %s", self->path, strerror(errno));
-        self->eof = 1;
-    }
-    return self->len;
+LineReader *line_reader_open(const char *path) {
+    FILE *fp = xfopen_input(path);
+    LineReader *self = xcalloc(1, sizeof *self);
+    *self = (LineReader){.fp = fp, .path = path, .next = g_open_readers};
+    g_open_readers = self;
+    return self;
 }
 
 long line_reader_next(LineReader *self) {
-    size_t n = 0;
-    int got_any = 0;
-    for (;;) {
-        if (reader_fill(self) == 0) break;
-        got_any = 1;
-        char *start = self->buf + self->pos;
-        size_t avail = self->len - self->pos;
-        char *nl = memchr(start, '\n', avail);
-        size_t take = nl ? (size_t)(nl - start) : avail;
-        if (memchr(start, '\0', take))
-            die(EXIT_INPUT, "%s:%ld: binary data (NUL byte): not a text file", self->path, self->line_no + 1);
-        if (n + take + 1 > self->line_cap) {
-            while (n + take + 1 > self->line_cap) self->line_cap *= 2;
-            self->line = xrealloc(self->line, self->line_cap);
-            self->open->line = self->line;
-        }
-        memcpy(self->line + n, start, take);
-        n += take;
-        self->pos += take;
-        if (nl) {
-            self->pos++; // consume '\n'
-            break;
-        }
+    ssize_t n = getline(&self->line, &self->cap, self->fp);
+    if (n < 0) {
+        if (ferror(self->fp)) die(EXIT_INPUT, "%s: read error: %s", self->path, strerror(errno));
+        return -1;
     }
-    if (!got_any) return -1;
+    self->line_no++;
+    if (memchr(self->line, '\0', (size_t)n))
+        die(EXIT_INPUT, "%s:%ld: binary data (NUL byte): not a text file", self->path, self->line_no);
+    if (n > 0 && self->line[n - 1] == '\n') n--;
     if (n > 0 && self->line[n - 1] == '\r') n--;
     self->line[n] = '\0';
-    self->line_no++;
     return (long)n;
 }
 
-void line_reader_free(LineReader *self) {
-    for (struct OpenReader **p = &g_open_readers; *p; p = &(*p)->next)
-        if (*p == self->open) {
-            *p = self->open->next;
-            break;
-        }
-    free(self->open);
-    if (self->fp) fclose(self->fp);
-    free(self->buf);
+void line_reader_close(LineReader *self) {
+    LineReader **p = &g_open_readers;
+    while (*p != self) p = &(*p)->next;
+    *p = self->next;
+    fclose(self->fp);
     free(self->line);
-    memset(self, 0, sizeof *self);
+    free(self);
 }
 
 void line_reader_free_all(void) {
-    while (g_open_readers) {
-        struct OpenReader *r = g_open_readers;
-        g_open_readers = r->next;
-        if (r->fp) fclose(r->fp);
-        free(r->buf);
-        free(r->line);
-        free(r);
-    }
+    while (g_open_readers) line_reader_close(g_open_readers);
 }
 
 // ---- clocks, hashing, strings -----------------------------------------------------------------
@@ -268,43 +216,33 @@ int edit_distance(const char *a, const char *b) {
 void mkdir_p(const char *path) {
     if (!path[0]) die(EXIT_INPUT, "empty directory name (check --out)");
     char *tmp = xstrdup(path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
+    for (char *p = tmp + 1;; p++) { // each parent, then the directory itself
+        if (*p && *p != '/') continue;
+        const char end = *p;
         *p = '\0';
         if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
             die_local(EXIT_RUNTIME, "%s: cannot create directory: %s", tmp, strerror(errno));
+        if (!end) break;
         *p = '/';
     }
-    if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-        die_local(EXIT_RUNTIME, "%s: cannot create directory: %s", tmp, strerror(errno));
     free(tmp);
 }
 
 int write_file_atomic(const char *path, const void *data, size_t n) {
-    size_t plen = strlen(path);
-    char *tmp = xmalloc(plen + 32);
-    snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) goto fail_nofd;
-    const char *p = data;
-    size_t left = n;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            goto fail;
-        }
-        p += w;
-        left -= (size_t)w;
+    char *tmp = xmalloc(strlen(path) + 32);
+    sprintf(tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *fp = fopen(tmp, "wb");
+    int ok = fp && fwrite(data, 1, n, fp) == n && fflush(fp) == 0 && fsync(fileno(fp)) == 0;
+    int saved = errno; // of the first failure
+    if (fp && fclose(fp) != 0 && ok) {
+        ok = 0;
+        saved = errno;
     }
-    if (fsync(fd) != 0) goto fail;
-    if (close(fd) != 0) {
-        fd = -1;
-        goto fail;
+    if (ok && rename(tmp, path) != 0) {
+        ok = 0;
+        saved = errno;
     }
-    fd = -1;
-    if (rename(tmp, path) != 0) goto fail;
-    { // fsync the directory so the rename itself is durable
+    if (ok) { // fsync the directory so the rename itself is durable
         char *dir = xstrdup(path);
         int dfd = open(dirname(dir), O_RDONLY);
         if (dfd >= 0) {
@@ -312,18 +250,12 @@ int write_file_atomic(const char *path, const void *data, size_t n) {
             close(dfd);
         }
         free(dir);
+    } else {
+        unlink(tmp);
     }
     free(tmp);
-    return 0;
-fail: {
-    int saved = errno;
-    if (fd >= 0) close(fd);
-    unlink(tmp);
     errno = saved;
-}
-fail_nofd:
-    free(tmp);
-    return -1;
+    return ok ? 0 : -1;
 }
 
 // ---- string buffer ----------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "csr_test.h"
 #include "data.h"
 #include "shard.h"
 #include "synth.h"

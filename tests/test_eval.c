@@ -87,8 +87,7 @@ int main(void) {
         TopK fwd, rev, shuf;
         topk_init(&fwd, 1, K), topk_init(&rev, 1, K), topk_init(&shuf, 1, K);
         int32_t order[N];
-        for (int i = 0; i < N; i++) order[i] = i;
-        rng_shuffle(&rng, order, N);
+        rng_stratified_permutation(&rng, order, N, 1); // a random order of 0..N-1
         for (int i = 0; i < N; i++) {
             topk_offer(&fwd, 0, i, s[i]);
             topk_offer(&rev, 0, N - 1 - i, s[N - 1 - i]);

@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "csr_test.h"
 #include "data.h"
 #include "model.h"
 #include "rng.h"
