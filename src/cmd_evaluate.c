@@ -1,5 +1,6 @@
 // cmd_evaluate: `cfgan evaluate`, the evaluator on its own for scores from any system. It uses
 // the same top-K and metric code as the trainer.
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

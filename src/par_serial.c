@@ -24,7 +24,6 @@ void par_sum_int64(int64_t *buf, size_t n) { (void)buf, (void)n; }
 void par_max_double(double *buf, size_t n) { (void)buf, (void)n; }
 void par_min_double(double *buf, size_t n) { (void)buf, (void)n; }
 void par_bcast(void *buf, size_t bytes, int root) { (void)buf, (void)bytes, (void)root; }
-int par_or_bits(int bits) { return bits; }
 int par_all_on_one_node(void) { return 0; }
 void par_node_shared(size_t my_n, float **seg) {
     (void)my_n, (void)seg;
