@@ -76,9 +76,6 @@ size_t cfgan_cache_init(Cfgan *self, int32_t n_rows, size_t max_bytes);
 void cfgan_sample_masks(Cfgan *self, const Batch *b, uint64_t seed, int need_zr);
 // Tests: use the portable mask kernels even where AVX-512 is available (they must give the same bits).
 void cfgan_force_portable_kernels(int on);
-// The first B rows of the masks as 0/1 floats (B, n) each (for tests and references). z is the
-// last sample's with need_zr set (a D-step sample leaves z_bits as they were).
-void cfgan_masks_as_floats(const Cfgan *self, int B, float *k, float *z);
 // D step on this rank's rows: forward G (no grad) and D on real and fake, accumulate D's gradient.
 // g_rows[i], when not NULL, is G's output for row i computed beforehand (G is fixed in the D phase).
 void cfgan_d_step(Cfgan *self, const Batch *b, const float *const *g_rows, float scale, StepStats *st);
@@ -94,13 +91,8 @@ void sample_unobserved_bits(uint64_t *out, const int32_t *pos, int n_pos, int n,
                             Rng *rng, uint64_t *scratch);
 // Place mark bits (indexed by unobserved position; inverted when invert) on the columns: bit j of
 // out is the mark of the u-th unobserved column for unobserved j, include_pos for positives.
-// 64 columns per step with BMI2 pdep; deposit_unobserved_ref walks column by column (for tests).
+// 64 columns per step with BMI2 pdep (tests/reference.h holds a column-by-column version).
 void deposit_unobserved(uint64_t *out, const uint64_t *marks, const int32_t *pos, int n_pos, int n, int invert,
                         int include_pos);
-void deposit_unobserved_ref(uint64_t *out, const uint64_t *marks, const int32_t *pos, int n_pos, int n, int invert,
-                            int include_pos);
-// The same as a 0/1 float mask (mask[j] = 1 for chosen columns).
-void sample_unobserved(float *mask, const int32_t *pos, int n_pos, int n, double ratio, int include_pos, Rng *rng,
-                       uint64_t *bits);
 
 #endif

@@ -42,10 +42,6 @@ void dense_forward(float *out, const float *in, const float *w, const float *b, 
 // din += dout·wᵀ (skipped when din is NULL); dw += inᵀ·dout (skipped when dw is NULL); db += Σ_B dout
 void dense_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
                     int IN, int OUT);
-// Slow, obvious loop versions (tests compare against them).
-void dense_forward_ref(float *out, const float *in, const float *w, const float *b, int B, int IN, int OUT);
-void dense_backward_ref(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
-                        int IN, int OUT);
 
 // A batch of sparse 0/1 input rows: row b holds columns col[ptr[b]..ptr[b+1]).
 typedef struct {
@@ -58,9 +54,6 @@ typedef struct {
 void sparse_forward(float *out, const SparseBatch *x, const float *w, const float *b, int OUT, int accumulate);
 // dw += Xᵀ·dout (rows of w touched by the nonzeros only)
 void sparse_backward_w(float *dw, const float *dout, const SparseBatch *x, int OUT);
-// Plain row-by-row loops adding the same terms in the same order (tests expect identical bits).
-void sparse_forward_ref(float *out, const SparseBatch *x, const float *w, const float *b, int OUT, int accumulate);
-void sparse_backward_w_ref(float *dw, const float *dout, const SparseBatch *x, int OUT);
 
 // y = act(y) in place, n elements.
 void act_forward(float *restrict y, size_t n, Act act);
@@ -76,8 +69,6 @@ float exp_approx(float x);
 
 // Σ w²/2 over the whole parameter buffer, accumulated in double.
 double l2_half(const float *params, size_t n);
-// grads += reg · params (the gradient of reg · l2_half).
-void l2_grad(float *grads, const float *params, size_t n, float reg);
 
 // Adam's hyper-parameters, with the L2 weight that is fused into its gradient.
 typedef struct {

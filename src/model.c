@@ -177,24 +177,6 @@ void sample_unobserved_bits(uint64_t *out, const int32_t *pos, int n_pos, int n,
     deposit_unobserved(out, scratch, pos, n_pos, n, invert, include_pos);
 }
 
-void deposit_unobserved_ref(uint64_t *out, const uint64_t *marks, const int32_t *pos, int n_pos, int n, int invert,
-                            int include_pos) {
-    // column by column: positives from pos, the u-th unobserved column chosen by mark bit u
-    memset(out, 0, ((size_t)n + 63) / 64 * sizeof *out);
-    const uint64_t pos_bit = include_pos ? 1 : 0;
-    for (int j = 0, k = 0, u = 0; j < n; j++) {
-        uint64_t b;
-        if (k < n_pos && pos[k] == j) {
-            b = pos_bit;
-            k++;
-        } else {
-            b = ((marks[u >> 6] >> (u & 63)) & 1) ^ (uint64_t)invert;
-            u++;
-        }
-        out[j >> 6] |= b << (j & 63);
-    }
-}
-
 // Scatter the low bits of v to the set bits of mask (BMI2 pdep), and a portable fallback.
 __attribute__((target("bmi2"))) static uint64_t pdep_bmi2(uint64_t v, uint64_t mask) { return _pdep_u64(v, mask); }
 static uint64_t pdep_soft(uint64_t v, uint64_t mask) {
@@ -227,18 +209,6 @@ void deposit_unobserved(uint64_t *out, const uint64_t *marks, const int32_t *pos
         out[w] = (have_bmi2 ? pdep_bmi2(chunk, unobs) : pdep_soft(chunk, unobs)) | (include_pos ? posw : 0);
         u += cnt;
     }
-}
-
-HOT_LOOP static void expand_bits(float *restrict out, const uint64_t *restrict bits, int n) {
-    for (int j = 0; j < n; j++) out[j] = (float)((bits[j >> 6] >> (j & 63)) & 1);
-}
-
-void sample_unobserved(float *mask, const int32_t *pos, int n_pos, int n, double ratio, int include_pos, Rng *rng,
-                       uint64_t *bits) {
-    uint64_t *out = xmalloc(((size_t)n + 63) / 64 * sizeof *out);
-    sample_unobserved_bits(out, pos, n_pos, n, ratio, include_pos, rng, bits);
-    expand_bits(mask, out, n);
-    free(out);
 }
 
 size_t cfgan_cache_init(Cfgan *self, int32_t n_rows, size_t max_bytes) {
@@ -291,14 +261,6 @@ void cfgan_sample_masks(Cfgan *self, const Batch *b, uint64_t seed, int need_zr)
         } else if (!use_zr) {
             memset(z, 0, bytes);
         }
-    }
-}
-
-void cfgan_masks_as_floats(const Cfgan *self, int B, float *k, float *z) {
-    const size_t n = (size_t)self->n_cols, words = (size_t)self->mask_words;
-    for (int i = 0; i < B; i++) {
-        expand_bits(k + i * n, self->k_bits + i * words, (int)n);
-        expand_bits(z + i * n, self->z_bits + i * words, (int)n);
     }
 }
 

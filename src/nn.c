@@ -78,36 +78,14 @@ void bias_grad_add(float *restrict db, const float *restrict dout, int B, int OU
     for (int i = 0; i < B; i++) vec_add(db, dout + (size_t)i * OUT, (size_t)OUT);
 }
 
-void dense_forward_ref(float *out, const float *in, const float *w, const float *b, int B, int IN, int OUT) {
-    for (int i = 0; i < B; i++)
-        for (int o = 0; o < OUT; o++) {
-            double s = b[o];
-            for (int k = 0; k < IN; k++) s += (double)in[(size_t)i * IN + k] * w[(size_t)k * OUT + o];
-            out[(size_t)i * OUT + o] = (float)s;
-        }
-}
-
-void dense_backward_ref(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
-                        int IN, int OUT) {
-    for (int i = 0; i < B; i++)
-        for (int o = 0; o < OUT; o++) {
-            float d = dout[(size_t)i * OUT + o];
-            if (db) db[o] += d;
-            for (int k = 0; k < IN; k++) {
-                if (din) din[(size_t)i * IN + k] += d * w[(size_t)k * OUT + o];
-                if (dw) dw[(size_t)k * OUT + o] += in[(size_t)i * IN + k] * d;
-            }
-        }
-}
-
 // ---- sparse-input layers ----------------------------------------------------------------------
 // The first layers gather (forward) or scatter-add (weight gradient) one weight row per nonzero.
 // Weight matrices of the real sets (6,040 x 300 floats on ML1M) do not fit in L2, so the batch is
 // walked once per 64-column tile of the output: the tile's slice of W (or dW) stays in L2 while
 // every row of the batch uses it, and in the gather a row's sum stays in registers. Each output
 // element still adds the same terms in the same order, so results are bit-identical to the plain
-// row-by-row loop (sparse_forward_ref and sparse_backward_w_ref, kept for the tests; the backward's
-// last tile adds +0 to columns already done, which can only turn a -0 into +0).
+// row-by-row loop (tests/reference.h; the backward's last tile adds +0 to columns already done,
+// which can only turn a -0 into +0).
 
 enum { SP_TILE = 64 };
 // 16 floats, loadable from any float address (the vector type is lowered to one AVX-512 register,
@@ -204,21 +182,6 @@ void sparse_backward_w(float *dw, const float *dout, const SparseBatch *x, int O
     }
 }
 
-void sparse_forward_ref(float *out, const SparseBatch *x, const float *w, const float *b, int OUT, int accumulate) {
-    for (int i = 0; i < x->B; i++) {
-        float *y = out + (size_t)i * OUT;
-        for (int o = 0; o < OUT && !accumulate; o++) y[o] = b ? b[o] : 0;
-        for (int64_t k = x->ptr[i]; k < x->ptr[i + 1]; k++)
-            for (int o = 0; o < OUT; o++) y[o] += w[(size_t)x->col[k] * OUT + o];
-    }
-}
-
-void sparse_backward_w_ref(float *dw, const float *dout, const SparseBatch *x, int OUT) {
-    for (int i = 0; i < x->B; i++)
-        for (int64_t k = x->ptr[i]; k < x->ptr[i + 1]; k++)
-            for (int o = 0; o < OUT; o++) dw[(size_t)x->col[k] * OUT + o] += dout[(size_t)i * OUT + o];
-}
-
 // ---- activations and losses -------------------------------------------------------------------
 
 // exp(x) in a form the compiler can vectorise (libm's expf is one call per element): Cody-Waite
@@ -292,11 +255,6 @@ HOT_LOOP double l2_half(const float *params, size_t n) {
     double s = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
     for (; i < n; i++) s += (double)params[i] * params[i];
     return 0.5 * s;
-}
-
-void l2_grad(float *grads, const float *params, size_t n, float reg) {
-    if (reg == 0) return;
-    for (size_t i = 0; i < n; i++) grads[i] += reg * params[i];
 }
 
 // ---- Adam -------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 #include "csr_test.h"
 #include "data.h"
 #include "model.h"
+#include "reference.h"
 #include "rng.h"
 #include "util.h"
 

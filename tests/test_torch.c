@@ -18,6 +18,7 @@
 #include "config.h"
 #include "data.h"
 #include "model.h"
+#include "reference.h"
 #include "rng.h"
 #include "tensorfile.h"
 
