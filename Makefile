@@ -1,31 +1,41 @@
 # cfgan: build, test and install. Knobs (override on the command line, e.g. `make MPI=0`):
 #   MPI=1       mpicc + Open MPI; MPI=0 builds a serial binary (par_serial.c)
+#   MPICC       the MPI compiler wrapper (default mpicc)
+#   BLAS_LIBS, SCALAPACK_LIBS, YAML_LIBS (and BLAS_CFLAGS, YAML_CFLAGS): libraries, found with
+#               pkg-config where it knows them; set them for a module-based cluster, e.g.
+#               make MPICC=mpicc SCALAPACK_LIBS="-L$$SCALAPACK_ROOT/lib -lscalapack" BLAS_LIBS=-lopenblas
 #   BUILD=dir   object and binary directory
 #   PREFIX=dir  where `make install` puts bin/cfgan
 #   SAN=1       -fsanitize=address,undefined (make asan sets it)
 #   NP=n        ranks for `make run`
 MPI      ?= 1
+MPICC    ?= mpicc
 BUILD    ?= build
 PREFIX   ?= /usr/local
 SAN      ?= 0
 NP       ?= 2
 OPTFLAGS ?= -O2
+pkg = $(shell pkg-config $(1) $(2) 2>/dev/null)
+BLAS_CFLAGS    ?= $(call pkg,--cflags,openblas)
+BLAS_LIBS      ?= $(or $(call pkg,--libs,openblas),-lopenblas)
+YAML_CFLAGS    ?= $(call pkg,--cflags,yaml-0.1)
+YAML_LIBS      ?= $(or $(call pkg,--libs,yaml-0.1),-lyaml)
+SCALAPACK_LIBS ?= $(or $(call pkg,--libs,scalapack-openmpi),-lscalapack-openmpi)
 
 ifeq ($(MPI),1)
-  CC := mpicc
+  CC := $(MPICC)
   PAR_SRC := src/par.c
-  MPI_LIBS := -lscalapack-openmpi
+  MPI_LIBS := $(SCALAPACK_LIBS)
 else
   CC := gcc
   PAR_SRC := src/par_serial.c
   CPPFLAGS += -DCFGAN_SERIAL
 endif
 
-PKGS     := openblas yaml-0.1
 # -fno-math-errno lets sqrtf vectorise; it keeps IEEE semantics (unlike -ffast-math, never used here)
 CFLAGS   ?= -std=c11 -Wall -Wextra -Wshadow $(OPTFLAGS) -fno-math-errno -g
-CPPFLAGS += -Iinclude -D_GNU_SOURCE -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   += $(MPI_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lopenblas -lyaml) -lm
+CPPFLAGS += -Iinclude -D_GNU_SOURCE -MMD -MP $(BLAS_CFLAGS) $(YAML_CFLAGS)
+LDLIBS   += $(MPI_LIBS) $(BLAS_LIBS) $(YAML_LIBS) -lm
 ifeq ($(SAN),1)
   CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDFLAGS += -fsanitize=address,undefined
@@ -44,9 +54,10 @@ all: $(BIN) $(TEST_BIN)
 
 help:
 	@echo "make [all]     build $(BIN) and the unit tests"
-	@echo "make deps      install missing Debian packages (no-op when present)"
+	@echo "make deps      install the Debian packages building and running need (no-op when present)"
 	@echo "make run       deps + build + train the synthetic demo on $(NP) ranks and print metrics"
-	@echo "make test      deps + build + the whole test suite"
+	@echo "make test      deps (and what the tests need) + build + the whole test suite"
+	@echo "make test-only the test suite on what is built (no package installs: clusters without root)"
 	@echo "make asan      the test suite under -fsanitize=address,undefined (in build-asan/)"
 	@echo "make bench     speed and memory benchmark (tools/bench.py; needs CFGAN_DATA for the real workloads)"
 	@echo "make fuzz      libFuzzer on the config, data and checkpoint readers and on evaluate's and"
@@ -56,7 +67,7 @@ help:
 	@echo "make clean     remove build directories"
 
 deps:
-	@bash tools/install-deps.sh
+	@bash tools/install-deps.sh build
 
 $(BIN): $(LIB_OBJ) $(MAIN_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -81,11 +92,13 @@ run: deps
 	@bash tools/run-demo.sh $(BIN) $(NP)
 
 test: deps
+	@bash tools/install-deps.sh test
 	@$(MAKE) --no-print-directory all
 	@bash tests/run.sh $(BUILD)
 
 # a throwaway single-node SLURM cluster: jobs/*.sbatch submitted, preempted, requeued, resumed
 test-slurm: deps
+	@bash tools/install-deps.sh test
 	@$(MAKE) --no-print-directory all
 	@bash tests/slurm/test-slurm.sh
 
@@ -93,6 +106,7 @@ test-only: all
 	@bash tests/run.sh $(BUILD)
 
 bench: deps
+	@bash tools/install-deps.sh bench
 	@$(MAKE) --no-print-directory all
 	@/usr/bin/python3 tools/bench.py
 
@@ -106,10 +120,11 @@ FUZZ_TARGETS := config data ckpt evaluate recommend
 FUZZ_SRC     := $(filter-out src/main.c src/par.c,$(wildcard src/*.c))
 FUZZ_OBJ     := $(FUZZ_SRC:src/%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
-# (the fuzzers read configs and data: the own GEMM kernels are left out, their coverage build takes minutes)
-FUZZ_FLAGS   := -std=c11 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -Iinclude -D_GNU_SOURCE -DCFGAN_SERIAL -DCFGAN_GEMM_BLAS_ONLY $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-FUZZ_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lopenblas -lyaml) -lm
+FUZZ_FLAGS   := -std=c11 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -Iinclude -D_GNU_SOURCE \
+                -DCFGAN_SERIAL $(BLAS_CFLAGS) $(YAML_CFLAGS)
+FUZZ_LIBS    := $(BLAS_LIBS) $(YAML_LIBS) -lm
 fuzz: deps
+	@bash tools/install-deps.sh test
 	@$(MAKE) --no-print-directory fuzz-build
 	@bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 fuzz-build: $(FUZZ_BIN)
@@ -121,6 +136,7 @@ $(FUZZ_BUILD)/obj:
 	mkdir -p $@
 
 asan: deps
+	@bash tools/install-deps.sh test
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPTFLAGS=-O1 all
 	@CFGAN_SANITIZED=1 bash tests/run.sh build-asan
 

@@ -8,7 +8,6 @@ int cmd_data_info(int argc, char **argv); // dataset statistics of a config
 int cmd_synth(int argc, char **argv);     // write a synthetic dataset
 int cmd_recommend(int argc, char **argv); // top-N items for users from a checkpoint
 int cmd_bench_gemm(int argc, char **argv); // sgemm rate at given shapes (for make bench)
-int cmd_bench_adam(int argc, char **argv); // the Adam update's time per parameter
 int cmd_baseline(int argc, char **argv);   // TopPop, ItemKNN, EASE^R on a config's split
 
 #endif

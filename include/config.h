@@ -74,6 +74,7 @@ typedef struct {
     char path[CFG_STR_MAX];           // config file as given
     char name[256];                   // config file name without directory and .yaml
     char data_root[CFG_STR_MAX];      // --data-root, else $CFGAN_DATA, else data/
+    const char *data_root_from;       // which of the three: "--data-root", "$CFGAN_DATA", "the default"
     char train_path[CFG_STR_MAX];     // data.train resolved against data_root
     char test_path[CFG_STR_MAX];      // data.test resolved (empty if none)
     char titles_path[CFG_STR_MAX];    // data.titles resolved (empty if none)

@@ -37,6 +37,14 @@ static inline float *mlp_b(const Mlp *self, int l) { return self->params + self-
 static inline float *mlp_dw(const Mlp *self, int l) { return self->grads + self->w_off[l]; }
 static inline float *mlp_db(const Mlp *self, int l) { return self->grads + self->b_off[l]; }
 
+// Row-major products through OpenBLAS, each recorded by shape for the performance record:
+// C (M, N) = beta·C + A (M, K) · B (K, N)
+void gemm_nn(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+// C (M, N) = beta·C + A (M, K) · B (N, K)ᵀ
+void gemm_nt(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+// C (M, N) = beta·C + A (K, M)ᵀ · B (K, N)  (K is the batch: a weight gradient)
+void gemm_tn(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
 // out (B, OUT) = in (B, IN) · w (IN, OUT) + b
 void dense_forward(float *out, const float *in, const float *w, const float *b, int B, int IN, int OUT);
 // din += dout·wᵀ (skipped when din is NULL); dw += inᵀ·dout (skipped when dw is NULL); db += Σ_B dout

@@ -42,6 +42,8 @@ void par_reduce_sum_double(double *buf, size_t n, int root);
 void par_ring_shift(void *buf, size_t bytes);
 // 1 if every rank passed the same value.
 int par_same_u64(uint64_t v);
+// Ranks on this process's node (collective the first time it is called; 1 without MPI).
+int par_node_ranks(void);
 // 1 when np > 1 and every rank runs on one node (the same answer on every rank; 0 in the serial
 // build). Then par_node_shared may be used; otherwise callers use message passing.
 int par_all_on_one_node(void);

@@ -1,13 +1,15 @@
-// blas: pick OpenBLAS kernels that match the CPU (re-executing once with OPENBLAS_CORETYPE).
+// blas: pick OpenBLAS kernels that match the CPU (re-executing once with OPENBLAS_CORETYPE), and
+// its thread count.
 #include "blas.h"
 
 #include <cblas.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static char g_choice[256];
+static char g_choice[256], g_threads[160];
 
 // Kernel set the CPU can run best, among those Debian's OpenBLAS 0.3.21 ships, or NULL.
 static const char *best_core(void) {
@@ -57,3 +59,25 @@ void blas_autoselect(char **argv) {
 }
 
 const char *blas_choice(void) { return g_choice[0] ? g_choice : openblas_get_corename(); }
+
+void blas_set_threads(int ranks_on_node) {
+    const char *user = getenv("OPENBLAS_NUM_THREADS");
+    if (user && *user) {
+        snprintf(g_threads, sizeof g_threads, "%d BLAS thread%s per rank (OPENBLAS_NUM_THREADS)",
+                 openblas_get_num_threads(), openblas_get_num_threads() > 1 ? "s" : "");
+        return;
+    }
+    // the node's cores shared by its ranks, and no more than this process may run on (a launcher that
+    // binds a rank to one core)
+    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    cpu_set_t mine;
+    const int allowed = sched_getaffinity(0, sizeof mine, &mine) == 0 ? CPU_COUNT(&mine) : (int)cores;
+    int n = (int)(cores / (ranks_on_node > 0 ? ranks_on_node : 1));
+    if (n > allowed) n = allowed;
+    if (n < 1) n = 1;
+    openblas_set_num_threads(n);
+    snprintf(g_threads, sizeof g_threads, "%d BLAS thread%s per rank: %d rank%s on this node of %ld cores "
+             "(OPENBLAS_NUM_THREADS to choose)", n, n > 1 ? "s" : "", ranks_on_node, ranks_on_node > 1 ? "s" : "", cores);
+}
+
+const char *blas_threads(void) { return g_threads[0] ? g_threads : "BLAS threads as OpenBLAS chose"; }

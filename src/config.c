@@ -528,6 +528,7 @@ void config_finish(Config *self, const char *data_root) {
 
     const char *env = getenv("CFGAN_DATA");
     const char *root = data_root && *data_root ? data_root : (env && *env ? env : "data");
+    self->data_root_from = data_root && *data_root ? "--data-root" : env && *env ? "$CFGAN_DATA" : "the default";
     snprintf(self->data_root, sizeof self->data_root, "%s", root);
     size_t rl = strlen(self->data_root);
     while (rl > 1 && self->data_root[rl - 1] == '/') self->data_root[--rl] = '\0';

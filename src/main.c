@@ -1,4 +1,5 @@
-// main: `cfgan COMMAND ...` dispatch, global --help and --version.
+// main: `cfgan COMMAND ...` dispatch, help, version, and the process set-up every command shares
+// (OpenBLAS's kernels and threads, MPI).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,33 +7,37 @@
 #include "blas.h"
 #include "commands.h"
 #include "config.h"
-#include "gemm.h"
 #include "par.h"
 #include "util.h"
 #include "version.h"
 
+static const struct {
+    const char *name, *args, *what;
+    int (*run)(int argc, char **argv);
+} COMMANDS[] = {
+    {"train", "CONFIG", "train CFGAN; writes metrics.jsonl, final.json, per_user.tsv and config.yaml", cmd_train},
+    {"evaluate", "", "metrics of a score file from any system (--train, --test, --scores)", cmd_evaluate},
+    {"baseline", "CONFIG", "TopPop, ItemKNN or EASE^R (--model) on the same split and evaluator", cmd_baseline},
+    {"recommend", "RUN", "top-N items for users from a trained run (--user ID or --users FILE)", cmd_recommend},
+    {"data-info", "CONFIG", "users, items, interactions, splits and cold users/items of a config's data", cmd_data_info},
+    {"synth", "", "write a synthetic dataset (--users, --items, --interactions, --out)", cmd_synth},
+    {"bench-gemm", "SHAPES", "OpenBLAS's sgemm GFLOP/s at the trainer's shapes (used by make bench)", cmd_bench_gemm},
+};
+enum { N_COMMANDS = sizeof COMMANDS / sizeof COMMANDS[0] };
+
 static void usage(FILE *fp) {
-    fprintf(fp,
-            "cfgan %s: CFGAN (Chae et al., CIKM 2018) collaborative filtering, data-parallel with MPI\n\n"
-            "usage: [mpirun -np N] cfgan COMMAND [options]\n\n"
-            "commands:\n"
-            "  train CONFIG      train CFGAN; writes metrics.jsonl, final.json and the resolved config\n"
-            "  evaluate          P/R/NDCG/MRR@K of a score file (--train, --test, --scores)\n"
-            "  data-info CONFIG  users, items, interactions, splits and cold users/items of a config's data\n"
-            "  synth             write a synthetic dataset (--users, --items, --interactions, --out)\n"
-            "  recommend CKPT    top-N items for users from a trained checkpoint (--user ID or --users FILE)\n"
-            "  baseline CONFIG   TopPop, ItemKNN or EASE^R (--model) on the same split and evaluator\n"
-            "  bench-gemm SHAPES the trainer's GEMM GFLOP/s at given shapes (used by make bench)\n"
-            "  bench-adam N...   the Adam update's time per parameter at N parameters\n"
-            "  help config       every config key: type, default, range and meaning\n"
-            "  version           print the version\n\n"
-            "Every command takes --help. Config-taking commands accept --set section.key=value (repeatable)\n"
-            "and --data-root DIR (else $CFGAN_DATA, else data/). Exit status: 0 ok, 1 runtime failure,\n"
-            "2 bad command line, config or data (nothing was written), 3 numerical failure, 4 preempted.\n"
-            "Environment: OPENBLAS_NUM_THREADS (BLAS threads per process), OPENBLAS_CORETYPE and\n"
-            "CFGAN_BLAS_AUTOFIX=0 (OpenBLAS's kernels), CFGAN_GEMM=auto|openblas (cfgan's own AVX-512 kernels\n"
-            "for small batches with one BLAS thread, or OpenBLAS for every product).\n",
-            cfgan_version());
+    fprintf(fp, "cfgan %s: CFGAN (Chae et al., CIKM 2018) collaborative filtering, data-parallel with MPI\n\n"
+                "usage: [mpirun -np N] cfgan COMMAND [options]\n\ncommands:\n", cfgan_version());
+    for (int i = 0; i < N_COMMANDS; i++)
+        fprintf(fp, "  %-10s %-7s %s\n", COMMANDS[i].name, COMMANDS[i].args, COMMANDS[i].what);
+    fprintf(fp, "  help       [COMMAND | config [--markdown]]  a command's options, or every config key\n"
+                "  version    print the version\n\n"
+                "Every command takes --help. Config-taking commands accept --set section.key=value (repeatable)\n"
+                "and --data-root DIR (else $CFGAN_DATA, else data/). Exit status: 0 ok, 1 runtime failure,\n"
+                "2 bad command line, config or data (nothing was written), 3 numerical failure, 4 stopped after\n"
+                "a checkpoint (continue with --resume).\n"
+                "Environment: OPENBLAS_NUM_THREADS (BLAS threads per rank; unset: the node's cores over its\n"
+                "ranks), OPENBLAS_CORETYPE and CFGAN_BLAS_AUTOFIX=0 (OpenBLAS's kernels), CFGAN_DATA.\n");
 }
 
 // A process that started MPI leaves through exit_now (see util.h) so that make asan's leak scan
@@ -42,36 +47,51 @@ static int finish(int status) {
     return status;
 }
 
+static int find(const char *name) {
+    for (int i = 0; i < N_COMMANDS; i++)
+        if (strcmp(name, COMMANDS[i].name) == 0) return i;
+    return -1;
+}
+
+// `cfgan help [TOPIC]`: the general usage, a command's --help, or the config keys.
+static int help(int argc, char **argv) {
+    if (argc == 0) {
+        if (par_rank() == 0) usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[0], "config") == 0) {
+        if (par_rank() == 0) {
+            if (argc > 1 && strcmp(argv[1], "--markdown") == 0) config_print_keys_markdown(stdout);
+            else config_print_keys(stdout);
+        }
+        return 0;
+    }
+    const int c = find(argv[0]);
+    if (c < 0) die(EXIT_INPUT, "cfgan help: no help on '%s' (topics: a command, or config; see cfgan help)", argv[0]);
+    char *args[] = {"--help", NULL};
+    return COMMANDS[c].run(1, args);
+}
+
 int main(int argc, char **argv) {
     blas_autoselect(argv); // may re-execute this program once, before MPI starts
-    (void)gemm_choice();   // checks CFGAN_GEMM before anything is read or written
     par_init(&argc, &argv);
-    int status = 0;
+    blas_set_threads(par_node_ranks());
     if (argc < 2) {
-        if (par_rank() == 0) usage(stderr);
+        if (par_rank() == 0) {
+            usage(stderr);
+            fprintf(stderr, "\ntry: mpirun -np 8 cfgan train configs/demo.yaml\n");
+        }
         die(EXIT_INPUT, "cfgan: missing COMMAND");
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "train") == 0) status = cmd_train(argc - 2, argv + 2);
-    else if (strcmp(cmd, "evaluate") == 0) status = cmd_evaluate(argc - 2, argv + 2);
-    else if (strcmp(cmd, "data-info") == 0) status = cmd_data_info(argc - 2, argv + 2);
-    else if (strcmp(cmd, "synth") == 0) status = cmd_synth(argc - 2, argv + 2);
-    else if (strcmp(cmd, "recommend") == 0) status = cmd_recommend(argc - 2, argv + 2);
-    else if (strcmp(cmd, "bench-gemm") == 0) status = cmd_bench_gemm(argc - 2, argv + 2);
-    else if (strcmp(cmd, "bench-adam") == 0) status = cmd_bench_adam(argc - 2, argv + 2);
-    else if (strcmp(cmd, "baseline") == 0) status = cmd_baseline(argc - 2, argv + 2);
-    else if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-        if (par_rank() == 0) {
-            if (argc > 3 && strcmp(argv[2], "config") == 0 && strcmp(argv[3], "--markdown") == 0)
-                config_print_keys_markdown(stdout);
-            else if (argc > 2 && strcmp(argv[2], "config") == 0) config_print_keys(stdout);
-            else usage(stdout);
-        }
-    } else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+    int status = 0;
+    const int c = find(cmd);
+    if (c >= 0) status = COMMANDS[c].run(argc - 2, argv + 2);
+    else if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
+        status = help(argc - 2, argv + 2);
+    else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         if (par_rank() == 0) printf("cfgan %s (git %s, %s)\n", cfgan_version(), cfgan_git(), cfgan_compiler());
-    } else {
-        die(EXIT_INPUT, "cfgan: unknown command '%s' (see cfgan --help)", cmd);
-    }
+    } else die(EXIT_INPUT, "cfgan: unknown command '%s' (see cfgan help)", cmd);
     par_finalize();
     return finish(status);
 }

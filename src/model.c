@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gemm.h"
 #include "timer.h"
 #include "util.h"
 

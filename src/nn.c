@@ -1,12 +1,12 @@
-// nn: layer kernels on flat buffers (gemm.c for dense products, row gathers for sparse inputs),
+// nn: layer kernels on flat buffers (OpenBLAS for dense products, row gathers for sparse inputs),
 // activations, BCE-with-logits, L2 and the optimizers.
 #include "nn.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "gemm.h"
 #include "rng.h"
 #include "timer.h"
 #include "util.h"
@@ -57,7 +57,23 @@ void mlp_free(Mlp *self) {
     memset(self, 0, sizeof *self);
 }
 
-// ---- dense layers -----------------------------------------------------------------------------
+// ---- dense products and layers ----------------------------------------------------------------
+// Every product goes to OpenBLAS's cblas_sgemm (row-major) and is recorded by its shape (timer.h).
+
+void gemm_nn(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    timer_gemm(M, N, K, 0, 0);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+}
+
+void gemm_nt(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    timer_gemm(M, N, K, 0, 1);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+}
+
+void gemm_tn(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    timer_gemm(M, N, K, 1, 0);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+}
 
 void dense_forward(float *out, const float *in, const float *w, const float *b, int B, int IN, int OUT) {
     for (int i = 0; i < B; i++) memcpy(out + (size_t)i * OUT, b, (size_t)OUT * sizeof(float));

@@ -224,19 +224,18 @@ int par_same_u64(uint64_t v) {
     return lo == hi;
 }
 
-int par_all_on_one_node(void) {
-    static int answer = -1; // the same on every rank, decided once
-    if (answer >= 0) return answer;
-    if (g_size == 1) return answer = 0;
+int par_node_ranks(void) {
+    static int n = 0; // decided once (collective the first time, on every rank)
+    if (n) return n;
+    if (g_size == 1) return n = 1;
     MPI_Comm node;
     MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
-    int node_size;
-    MPI_Comm_size(node, &node_size);
+    MPI_Comm_size(node, &n);
     MPI_Comm_free(&node);
-    answer = node_size == g_size;
-    MPI_Allreduce(MPI_IN_PLACE, &answer, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
-    return answer;
+    return n;
 }
+
+int par_all_on_one_node(void) { return g_size > 1 && par_node_ranks() == g_size; }
 
 void par_node_shared(size_t my_n, float **seg) {
     if (!par_all_on_one_node() || g_n_windows == MAX_SHARED_WINDOWS)

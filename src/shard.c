@@ -1,8 +1,10 @@
 // shard: this rank's part of the dataset (see shard.h for the flow).
 #include "shard.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "par.h"
 #include "synth.h"
@@ -206,6 +208,15 @@ static uint64_t row_hash(int32_t row, const int32_t *a, int32_t na, const int32_
     return hash_mix(h);
 }
 
+// A data file named relative to the data root that cannot be read: say which root was used and how
+// to choose or fill one (every rank sees the same files, so every rank ends with the same message).
+static void check_data_file(const Config *cfg, const char *rel, const char *path) {
+    if (!rel[0] || rel[0] == '/' || access(path, R_OK) == 0) return;
+    die(EXIT_INPUT, "%s: cannot open: %s (data root '%s' from %s; choose it with --data-root or CFGAN_DATA, and get "
+                    "the datasets with tools/download-data.sh and tools/prepare-data.sh)",
+        path, strerror(errno), cfg->data_root, cfg->data_root_from);
+}
+
 void dataset_load(Dataset *self, const Config *cfg) {
     memset(self, 0, sizeof *self);
     const int np = par_size(), me = par_rank();
@@ -221,6 +232,8 @@ void dataset_load(Dataset *self, const Config *cfg) {
         self->train_stats.lines = n;
         train_label = "synthetic data";
     } else {
+        check_data_file(cfg, cfg->data_train, cfg->train_path);
+        check_data_file(cfg, cfg->data_test, cfg->test_path);
         read_share(cfg->train_path, &opt, &tr, &self->train_stats);
     }
     if (cfg->test_path[0]) read_share(cfg->test_path, &opt, &te, &self->test_stats);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blas.h"
 #include "ckpt.h"
 #include "shard.h"
 #include "exchange.h"
@@ -332,6 +333,7 @@ int train_run(const Config *cfg, const TrainOptions *opt) {
              cfg->model_scheme == SCHEME_ZR ? "ZR" : cfg->model_scheme == SCHEME_PM ? "PM" : "ZP", t.ds.n_rows,
              t.ds.n_cols, (long long)t.ds.n_train, t.honest ? "honest (validation)" : "reference (test)", total_epochs,
              par_size(), par_size() > 1 ? "s" : "", t.dir);
+    info("%s", blas_threads());
     exchange_init(&t.ex, (ExchangeKind)cfg->exchange, &t.model.d, &t.model.g);
     signal(SIGUSR1, on_stop_signal);
     signal(SIGTERM, on_stop_signal);

@@ -4,7 +4,6 @@
 #include <cblas.h>
 
 #include "blas.h"
-#include "gemm.h"
 #include <stdio.h>
 
 #ifndef CFGAN_GIT
@@ -26,7 +25,7 @@ const char *cfgan_compiler(void) {
 
 const char *cfgan_blas(void) {
     static char buf[512];
-    snprintf(buf, sizeof buf, "%s; kernels %s; %d threads; products: %s", openblas_get_config(), blas_choice(),
-             openblas_get_num_threads(), gemm_choice());
+    snprintf(buf, sizeof buf, "%s; kernels %s; %d threads", openblas_get_config(), blas_choice(),
+             openblas_get_num_threads());
     return buf;
 }

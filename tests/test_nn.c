@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "check.h"
-#include "gemm.h"
 #include "nn.h"
 #include "reference.h"
 #include "rng.h"
