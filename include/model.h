@@ -74,8 +74,6 @@ void cfgan_free(Cfgan *self);
 size_t cfgan_cache_init(Cfgan *self, int32_t n_rows, size_t max_bytes);
 // Fill k_bits (and z_bits when need_zr) for the batch from streams (seed, RNG_PM|RNG_ZR, outer, row).
 void cfgan_sample_masks(Cfgan *self, const Batch *b, uint64_t seed, int need_zr);
-// Tests: use the portable mask kernels even where AVX-512 is available (they must give the same bits).
-void cfgan_force_portable_kernels(int on);
 // D step on this rank's rows: forward G (no grad) and D on real and fake, accumulate D's gradient.
 // g_rows[i], when not NULL, is G's output for row i computed beforehand (G is fixed in the D phase).
 void cfgan_d_step(Cfgan *self, const Batch *b, const float *const *g_rows, float scale, StepStats *st);

@@ -9,59 +9,16 @@
 #include "timer.h"
 #include "util.h"
 
-// The masks select: out = y where the mask bit is set, else 0. With AVX-512 a 16-bit slice of the
-// mask word is directly a lane mask; elsewhere a plain loop. Both give the same bits.
-__attribute__((target("avx512f"))) static void select_avx512(float *out, const float *y, const uint64_t *bits, int n) {
-    int j = 0;
-    for (; j + 16 <= n; j += 16)
-        _mm512_storeu_ps(out + j, _mm512_maskz_loadu_ps((__mmask16)(bits[j >> 6] >> (j & 63)), y + j));
-    if (j < n) {
-        const __mmask16 tail = (__mmask16)((1u << (n - j)) - 1);
-        const __mmask16 m = (__mmask16)(bits[j >> 6] >> (j & 63)) & tail;
-        _mm512_mask_storeu_ps(out + j, tail, _mm512_maskz_loadu_ps(m, y + j));
-    }
-}
-
-static void select_plain(float *restrict out, const float *restrict y, const uint64_t *restrict bits, int n) {
+// The masks select: out = y where the mask bit is set, else 0.
+HOT_LOOP static void select_bits(float *restrict out, const float *restrict y, const uint64_t *restrict bits, int n) {
     for (int j = 0; j < n; j++) out[j] = (bits[j >> 6] >> (j & 63)) & 1 ? y[j] : 0.0f;
 }
 
-static int g_force_portable = 0;
-void cfgan_force_portable_kernels(int on) { g_force_portable = on; }
-
-static int have_avx512(void) {
-    static int have = -1;
-    if (have < 0) have = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    return have && !g_force_portable;
-}
-
-static void select_bits(float *out, const float *y, const uint64_t *bits, int n) {
-    if (have_avx512()) select_avx512(out, y, bits, n);
-    else select_plain(out, y, bits, n);
-}
-
 // One row of G's output gradient: dy = dx ⊙ k + c2 · z ⊙ y. Returns Σ_{j ∈ Z} y_j² (the ZR penalty
-// before its weight), summed in 16 float lanes (lane = j mod 16) and then in lane order, in both forms.
-__attribute__((target("avx512f"))) static double out_grad_avx512(float *dy, const float *dx, const uint64_t *k,
-                                                                const uint64_t *z, const float *y, float c2, int n) {
-    const __m512 c = _mm512_set1_ps(c2);
-    __m512 acc = _mm512_setzero_ps();
-    for (int j = 0; j < n; j += 16) {
-        const __mmask16 tail = n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1);
-        const __mmask16 km = (__mmask16)(k[j >> 6] >> (j & 63)) & tail, zm = (__mmask16)(z[j >> 6] >> (j & 63)) & tail;
-        const __m512 dxk = _mm512_maskz_loadu_ps(km, dx + j), zy = _mm512_maskz_loadu_ps(zm, y + j);
-        _mm512_mask_storeu_ps(dy + j, tail, _mm512_add_ps(dxk, _mm512_mul_ps(c, zy)));
-        acc = _mm512_add_ps(acc, _mm512_mul_ps(zy, zy));
-    }
-    float lanes[16];
-    _mm512_storeu_ps(lanes, acc);
-    double s = 0;
-    for (int l = 0; l < 16; l++) s += lanes[l];
-    return s;
-}
-
-static double out_grad_plain(float *restrict dy, const float *restrict dx, const uint64_t *restrict k,
-                             const uint64_t *restrict z, const float *restrict y, float c2, int n) {
+// before its weight), summed in 16 float lanes (lane = j mod 16) and then in lane order: the same
+// bits whatever vector width the loop runs at.
+HOT_LOOP static double g_output_grad(float *restrict dy, const float *restrict dx, const uint64_t *restrict k,
+                                     const uint64_t *restrict z, const float *restrict y, float c2, int n) {
     float lanes[16] = {0};
     for (int j = 0; j < n; j++) {
         const float dxk = (k[j >> 6] >> (j & 63)) & 1 ? dx[j] : 0.0f, zy = (z[j >> 6] >> (j & 63)) & 1 ? y[j] : 0.0f;
@@ -71,11 +28,6 @@ static double out_grad_plain(float *restrict dy, const float *restrict dx, const
     double s = 0;
     for (int l = 0; l < 16; l++) s += lanes[l];
     return s;
-}
-
-static double g_output_grad(float *dy, const float *dx, const uint64_t *k, const uint64_t *z, const float *y, float c2,
-                            int n) {
-    return have_avx512() ? out_grad_avx512(dy, dx, k, z, y, c2, n) : out_grad_plain(dy, dx, k, z, y, c2, n);
 }
 
 static Act hidden_act(int a) { return a == HIDDEN_TANH ? ACT_TANH : a == HIDDEN_RELU ? ACT_RELU : ACT_SIGMOID; }

@@ -1,15 +1,23 @@
 #!/usr/bin/python3
-"""CFGAN beside TopPop, ItemKNN and EASE^R on the same split, metric code and candidate set.
+"""CFGAN beside TopPop, ItemKNN and EASE^R on the same split, metric code and candidate set, with
+paired significance tests on the per-user results.
 
-usage: tools/compare.py CONFIG [--cfgan-run DIR ...] [--out DIR] [--np N] [--set k=v ...]
-  CONFIG          the experiment config (e.g. configs/ml100k.yaml)
-  --cfgan-run DIR finished `cfgan train` runs of CONFIG (several seeds: mean ± std); without it CFGAN
-                  is trained once (slow for the full configs: pass runs you already have)
-  --set k=v       passed to every command (e.g. baselines.ease.lambda=1000)
-Writes DIR/compare.md (a Markdown table) and DIR/compare.png (a bar chart), default runs/compare-<config>.
-Needs the datasets under $CFGAN_DATA (or data/).
+usage: tools/compare.py CONFIG [--cfgan-run DIR ...] [--baseline-run DIR ...] [--out DIR] [--np N]
+                        [--set k=v ...] [--alpha 0.05]
+  CONFIG            the experiment config (e.g. configs/ml100k.yaml)
+  --cfgan-run DIR   finished `cfgan train` runs of CONFIG (several seeds: each user's metrics are
+                    averaged over the seeds first); without it CFGAN is trained once
+  --baseline-run D  finished `cfgan baseline` runs to use instead of running TopPop, ItemKNN, EASE^R
+  --set k=v         passed to every command (e.g. baselines.ease.lambda=1000)
+Every run must be on the same data (final.json's dataset_fingerprint): other runs are refused.
+For every baseline and metric it reports the mean per-user difference (baseline - CFGAN), the
+p-values of a paired Wilcoxon signed-rank test and a paired t-test (scipy), each Holm-corrected
+over the compared baselines; a difference is marked when both corrected p-values are below alpha.
+Writes DIR/compare.md (Markdown tables), DIR/compare.json and DIR/compare.png (a bar chart);
+default DIR runs/compare-<config>. Needs the datasets under $CFGAN_DATA (or data/).
 """
 import argparse
+import csv
 import json
 import os
 import statistics
@@ -19,15 +27,37 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("CFGAN_BIN") or os.path.join(ROOT, "build", "cfgan")
 METRICS = ["P@5", "R@5", "NDCG@5", "P@20", "R@20", "NDCG@20", "MRR@20"]
+BASELINES = (("toppop", "TopPop"), ("itemknn", "ItemKNN (cosine)"), ("ease", "EASE^R"))
+
+
+def paired_tests(a, b):
+    """Mean of b - a, and the two-sided p-values of the paired Wilcoxon signed-rank test (zero
+    differences dropped; exact for small samples, as scipy chooses) and the paired t-test."""
+    from scipy import stats
+    d = [y - x for x, y in zip(a, b)]
+    mean = statistics.fmean(d)
+    if all(v == 0 for v in d):
+        return mean, 1.0, 1.0
+    w = stats.wilcoxon(b, a, zero_method="wilcox").pvalue
+    t = stats.ttest_rel(b, a).pvalue
+    return mean, float(w), float(t) if t == t else 1.0
+
+
+def holm(pvalues):
+    """Holm's step-down correction of a list of p-values (same order)."""
+    order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
+    out, running = [0.0] * len(pvalues), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(pvalues) - rank) * pvalues[i]))
+        out[i] = running
+    return out
 
 
 def env_for(np_):
     env = dict(os.environ)
     if os.geteuid() == 0:
         env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-    env.update(OMPI_MCA_rmaps_base_oversubscribe="1", OMPI_MCA_btl_vader_single_copy_mechanism="none")
-    if np_ > 1:
-        env.setdefault("OPENBLAS_NUM_THREADS", "1")
+    env.update(OMPI_MCA_rmaps_base_oversubscribe="1")
     return env
 
 
@@ -38,58 +68,109 @@ def run(cmd, np_):
         sys.exit(f"{' '.join(full)} failed:\n{r.stderr[-1500:]}")
 
 
+def per_user(run_dir):
+    """{user id: {metric: value}} from a run's per_user.tsv."""
+    path = os.path.join(run_dir, "per_user.tsv")
+    if not os.path.exists(path):
+        sys.exit(f"error: {path}: missing (runs made before per-user results cannot be tested; rerun them)")
+    return {r["user"]: {k: float(v) for k, v in r.items() if k != "user"}
+            for r in csv.DictReader(open(path), delimiter="\t")}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("config")
     ap.add_argument("--cfgan-run", action="append", default=[])
+    ap.add_argument("--baseline-run", action="append", default=[])
     ap.add_argument("--out")
     ap.add_argument("--np", type=int, default=2)
     ap.add_argument("--set", action="append", default=[])
+    ap.add_argument("--alpha", type=float, default=0.05)
     a = ap.parse_args()
     name = os.path.splitext(os.path.basename(a.config))[0]
     out = a.out or os.path.join(ROOT, "runs", f"compare-{name}")
     os.makedirs(out, exist_ok=True)
     sets = [x for s in a.set for x in ("--set", s)]
-    rows = []  # (label, {metric: (mean, std)}, note)
-    prints = {}  # run directory -> dataset fingerprint: every system must see the same split
-    for model, label in (("toppop", "TopPop"), ("itemknn", "ItemKNN (cosine)"), ("ease", "EASE^R")):
-        d = os.path.join(out, model)
-        subprocess.run(["rm", "-rf", d], check=True)
-        run([BIN, "baseline", a.config, "--model", model, "--out", d] + sets, a.np)
-        f = json.load(open(os.path.join(d, "final.json")))
-        prints[d] = f["dataset_fingerprint"]
-        params = ", ".join(f"{k} {v}" for k, v in f["selected"].items() if v is not None) or "-"
-        rows.append((label, {m: (f["reported"][m], 0.0) for m in METRICS}, f"{params}; {f['wall_seconds']:.1f} s"))
+    base_dirs = list(a.baseline_run)
+    if not base_dirs:
+        for model, _ in BASELINES:
+            d = os.path.join(out, model)
+            subprocess.run(["rm", "-rf", d], check=True)
+            run([BIN, "baseline", a.config, "--model", model, "--out", d] + sets, a.np)
+            base_dirs.append(d)
     runs = a.cfgan_run
     if not runs:
         d = os.path.join(out, "cfgan")
         subprocess.run(["rm", "-rf", d], check=True)
         run([BIN, "train", a.config, "--out", d] + sets, a.np)
         runs = [d]
-    finals = [json.load(open(os.path.join(r, "final.json"))) for r in runs]
-    prints.update({r: f["dataset_fingerprint"] for r, f in zip(runs, finals)})
+    finals = {d: json.load(open(os.path.join(d, "final.json"))) for d in base_dirs + runs}
+    prints = {d: f["dataset_fingerprint"] for d, f in finals.items()}
     if len(set(prints.values())) > 1:
         sys.exit("error: the runs were made on different data (dataset_fingerprint differs): "
                  + ", ".join(f"{d}: {fp}" for d, fp in prints.items()) + "; compare runs on the same split")
+
+    # CFGAN: every user's metrics averaged over the seeds
+    seeds = [per_user(d) for d in runs]
+    users = sorted(seeds[0], key=int)
+    if any(set(s) != set(users) for s in seeds):
+        sys.exit("error: the CFGAN runs have different test users")
+    cfgan_u = {u: {m: statistics.fmean(s[u][m] for s in seeds) for m in METRICS} for u in users}
+    systems = []  # (label, {metric: (mean, std over seeds)}, note, per-user values or None)
+    names = dict(BASELINES)
+    for d in base_dirs:
+        f = finals[d]
+        pu = per_user(d)
+        if set(pu) != set(users):
+            sys.exit(f"error: {d} has other test users than the CFGAN runs")
+        params = ", ".join(f"{k} {v}" for k, v in f["selected"].items() if v is not None) or "-"
+        systems.append((names.get(f["model"], f["model"]), {m: (f["reported"][m], 0.0) for m in METRICS},
+                        f"{params}; {f['wall_seconds']:.1f} s", pu))
     cf = {}
     for m in METRICS:
-        v = [f["reported"][m] for f in finals]
+        v = [finals[d]["reported"][m] for d in runs]
         cf[m] = (statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0.0)
-    wall = statistics.mean(f["wall_seconds"] for f in finals)
-    rows.append((f"CFGAN ({finals[0]['protocol']} protocol)", cf,
-                 f"{len(finals)} run{'s' if len(finals) > 1 else ''}; {wall / 60:.1f} min each"))
+    wall = statistics.mean(finals[d]["wall_seconds"] for d in runs)
+    cf_label = f"CFGAN ({finals[runs[0]]['protocol']} protocol)"
+    rows = systems + [(cf_label, cf, f"{len(runs)} run{'s' if len(runs) > 1 else ''}; {wall / 60:.1f} min each", None)]
+
+    # paired tests of every baseline against CFGAN, Holm-corrected over the baselines, per metric
+    tests = {m: [] for m in METRICS}
+    for m in METRICS:
+        a_vals = [cfgan_u[u][m] for u in users]
+        raw = [paired_tests(a_vals, [s[3][u][m] for u in users]) for s in systems]
+        for (mean, w, t), wh, th in zip(raw, holm([r[1] for r in raw]), holm([r[2] for r in raw])):
+            tests[m].append({"diff": mean, "wilcoxon": w, "t": t, "wilcoxon_holm": wh, "t_holm": th,
+                             "significant": wh < a.alpha and th < a.alpha})
     with open(os.path.join(out, "compare.md"), "w") as f:
         f.write(f"| model | {' | '.join(METRICS)} | notes |\n|---|{'---|' * len(METRICS)}---|\n")
-        for label, vals, note in rows:
-            cells = [f"{m:.4f}" + (f" ± {s:.4f}" if s > 0 else "") for m, s in (vals[k] for k in METRICS)]
+        for k, (label, vals, note, _) in enumerate(rows):
+            cells = []
+            for m in METRICS:
+                mean, sd = vals[m]
+                mark = "†" if k < len(systems) and tests[m][k]["significant"] else ""
+                cells.append(f"{mean:.4f}{mark}" + (f" ± {sd:.4f}" if sd > 0 else ""))
             f.write(f"| {label} | {' | '.join(cells)} | {note} |\n")
+        f.write(f"\n† differs from CFGAN with Holm-corrected p < {a.alpha} in both a paired Wilcoxon signed-rank "
+                f"test and a paired t-test over the {len(users)} test users"
+                + (f" (CFGAN: each user's metrics averaged over {len(runs)} seeds first)" if len(runs) > 1 else "")
+                + ".\n\n| model | metric | mean difference (model - CFGAN) | Wilcoxon p (Holm) | t-test p (Holm) |\n"
+                "|---|---|---|---|---|\n")
+        for k, s in enumerate(systems):
+            for m in METRICS:
+                r = tests[m][k]
+                f.write(f"| {s[0]} | {m} | {r['diff']:+.4f} | {r['wilcoxon']:.2g} ({r['wilcoxon_holm']:.2g}) | "
+                        f"{r['t']:.2g} ({r['t_holm']:.2g}) |\n")
+    json.dump({"users": len(users), "cfgan_runs": runs, "baselines": base_dirs, "alpha": a.alpha,
+               "tests": {m: {s[0]: r for s, r in zip(systems, tests[m])} for m in METRICS}},
+              open(os.path.join(out, "compare.json"), "w"), indent=1)
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     shown = ["P@5", "NDCG@5", "P@20", "NDCG@20"]
     fig, ax = plt.subplots(figsize=(8, 4.4))
     width = 0.8 / len(rows)
-    for k, (label, vals, _) in enumerate(rows):
+    for k, (label, vals, _, _) in enumerate(rows):
         xs = [i + (k - (len(rows) - 1) / 2) * width for i in range(len(shown))]
         errs = [vals[m][1] for m in shown]
         ax.bar(xs, [vals[m][0] for m in shown], width, yerr=errs if any(errs) else None, label=label, capsize=3)
@@ -102,7 +183,7 @@ def main():
     fig.tight_layout()
     fig.savefig(os.path.join(out, "compare.png"), dpi=110)
     print(open(os.path.join(out, "compare.md")).read())
-    print(f"wrote {out}/compare.md and {out}/compare.png")
+    print(f"wrote {out}/compare.md, {out}/compare.json and {out}/compare.png")
 
 
 if __name__ == "__main__":

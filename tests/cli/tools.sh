@@ -109,3 +109,46 @@ then ok "tools: bench.py runs every setting with the exchange it names and recor
   then ok "tools: bench.py --tables prints the phase table from bench.csv"
   else not_ok "tools: bench.py --tables" "total $total not in: $(echo "$tables" | grep total)"; fi
 else not_ok "tools: bench.py" "$(tail -5 "$TMP/bench.log")"; fi
+
+# compare.py's statistics on cases with a known answer: differences 1..5 (all positive) give the exact
+# two-sided Wilcoxon p = 2 / 2^5, and the t-test t = 3 / (sqrt(2.5) / sqrt(5)) at 4 degrees of
+# freedom, whose two-sided p has the closed form 1 - t (t^2 + 6) / (t^2 + 4)^1.5; Holm on
+# (0.01, 0.04, 0.03) gives (0.03, 0.06, 0.06)
+if "$PY" - "$ROOT/tools" <<'PY'
+import sys; sys.path.insert(0, sys.argv[1])
+from importlib import import_module
+c = import_module("compare")
+import math
+mean, w, t = c.paired_tests([0, 0, 0, 0, 0], [1, 2, 3, 4, 5])
+tt = 3 / (math.sqrt(2.5) / math.sqrt(5))
+assert mean == 3 and abs(w - 0.0625) < 1e-12 and abs(t - (1 - tt * (tt * tt + 6) / (tt * tt + 4) ** 1.5)) < 1e-9, (mean, w, t)
+assert max(abs(x - y) for x, y in zip(c.holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])) < 1e-12
+assert c.paired_tests([1, 2], [1, 2])[1:] == (1.0, 1.0)
+PY
+then ok "tools: compare.py's Wilcoxon, t-test and Holm correction give the known answers"
+else not_ok "tools: compare.py statistics" "see above"; fi
+
+# compare.py on the demo: two CFGAN seeds (averaged per user) against the three baselines, with
+# p-values and marks; a run on other data is refused
+for s in 1 2; do train 1 "c$s" "$DEMO" "${tiny[@]}" --set train.epochs=4 --set eval.every=4 --set train.seed=$s; done
+"$PY" "$ROOT/tools/compare.py" "$DEMO" --cfgan-run "$TMP/c1" --cfgan-run "$TMP/c2" --np 1 --out "$TMP/cmp" \
+  "${tiny[@]}" > "$TMP/cmp.log" 2>&1
+if [ -s "$TMP/cmp/compare.md" ] && "$PY" - "$TMP/cmp" <<'PY'
+import json, sys
+d = sys.argv[1]
+md, js = open(f"{d}/compare.md").read(), json.load(open(f"{d}/compare.json"))
+assert "averaged over 2 seeds first" in md and md.count("| EASE^R |") == 8, md
+t = js["tests"]["NDCG@20"]
+assert set(t) == {"TopPop", "ItemKNN (cosine)", "EASE^R"}, t
+for r in t.values():
+    assert 0 <= r["wilcoxon"] <= r["wilcoxon_holm"] <= 1 and 0 <= r["t"] <= r["t_holm"] <= 1, r
+    assert r["significant"] == (r["wilcoxon_holm"] < 0.05 and r["t_holm"] < 0.05)
+    assert ("†" in md) or not r["significant"]
+PY
+then ok "tools: compare.py tests every baseline against CFGAN over the users and marks the significant differences"
+else not_ok "tools: compare.py" "$(tail -5 "$TMP/cmp.log")"; fi
+train 1 other "$DEMO" "${tiny[@]}" --set train.epochs=4 --set data.seed=99
+if ! "$PY" "$ROOT/tools/compare.py" "$DEMO" --cfgan-run "$TMP/other" --baseline-run "$TMP/cmp/ease" --out "$TMP/cmp2" \
+     > /dev/null 2> "$TMP/cmp2.err" && grep -q "different data (dataset_fingerprint differs)" "$TMP/cmp2.err"
+then ok "tools: compare.py refuses runs on different data"
+else not_ok "tools: compare.py fingerprint" "$(cat "$TMP/cmp2.err")"; fi
