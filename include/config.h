@@ -67,7 +67,6 @@ typedef struct {
     int knn_k[CFG_LIST_MAX]; int n_knn_k;
     double knn_shrink[CFG_LIST_MAX]; int n_knn_shrink;
     // run: how the work is done (the results agree up to float summation order)
-    int exchange;                     // ExchangeKind (exchange.h): auto, mpi or shm
     int cache_mb;                     // MB per rank for negative sets and G's outputs kept between steps
 
     // resolved by config_finish

@@ -84,11 +84,9 @@ typedef struct {
     float reg;                   // L2 weight: the gradient used is g + reg·w
 } AdamHyper;
 
-// One Adam step in TensorFlow's form on parameters [lo, hi) of self, with the gradient
-// g = Σ_r parts[r][i − lo] + reg·w (n_parts buffers summed in the order given, chunk by chunk in
-// L1): lr_t = lr·√(1−β2^t)/(1−β1^t), m = β1·m + (1−β1)·g, v = β2·v + (1−β2)·g²,
-// w −= lr_t·m/(√v + ε). Counts the step (t), whatever the range: every rank calls it once per
-// update. Every part is left at zero, ready for the next step's accumulation.
-void adam_update(Mlp *self, size_t lo, size_t hi, float *const *parts, int n_parts, const AdamHyper *h);
+// One Adam step in TensorFlow's form with the gradient g = grads + reg·w: lr_t = lr·√(1−β2^t)/(1−β1^t),
+// m = β1·m + (1−β1)·g, v = β2·v + (1−β2)·g², w −= lr_t·m/(√v + ε). Counts the step (t) and leaves
+// the gradient at zero, ready for the next step's accumulation.
+void adam_update(Mlp *self, const AdamHyper *h);
 
 #endif

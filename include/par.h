@@ -44,16 +44,5 @@ void par_ring_shift(void *buf, size_t bytes);
 int par_same_u64(uint64_t v);
 // Ranks on this process's node (collective the first time it is called; 1 without MPI).
 int par_node_ranks(void);
-// 1 when np > 1 and every rank runs on one node (the same answer on every rank; 0 in the serial
-// build). Then par_node_shared may be used; otherwise callers use message passing.
-int par_all_on_one_node(void);
-// Collective, only when par_all_on_one_node(): a window where this rank holds my_n floats (zeroed)
-// and seg[r] (seg: np pointers) points at rank r's part, readable and writable by every rank.
-// Windows live until par_finalize.
-void par_node_shared(size_t my_n, float **seg);
-// Make every rank's earlier stores to shared windows visible to every rank's later loads.
-void par_node_sync(void);
-// Bitwise OR of small flag sets over all ranks that is also a par_node_sync.
-int par_or_bits_sync(int bits);
 
 #endif

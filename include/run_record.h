@@ -56,7 +56,6 @@ typedef struct {
     const EvalRecord *selected;   // honest: the validation record of the selected epoch
     int epochs_run, stopped_early;
     double wall_seconds;
-    const char *exchange;         // the gradient exchange used
     const PhaseReport *phases;
 } FinalReport;
 // Rank 0: write dir/final.json atomically, and print the final metrics and the phase times.

@@ -131,10 +131,6 @@ static const Key KEYS[] = {
     {"baselines.itemknn.shrink", T_FLOAT_LIST, OFF(knn_shrink), OFF(n_knn_shrink), 0, "[10]", 0, 1e12, NULL, 0,
      "ItemKNN cosine shrink term; a list is a grid"},
 
-    {"run.exchange", T_ENUM, OFF(exchange), 0, 0, "auto", 0, 0, "auto|mpi|shm", F_HASH_IF_SET,
-     "how the ranks' gradients are summed each step: mpi = MPI_Allreduce (any nodes); shm = node-shared memory, "
-     "each rank updating 1/np of the parameters (all ranks on one node); auto = shm when every rank is on one "
-     "node, else mpi. The results agree up to float summation order"},
     {"run.cache_mb", T_INT, OFF(cache_mb), 0, 0, "1024", 0, 1e7, NULL, F_HASH_IF_SET,
      "memory per rank for keeping each row's negative sets through an outer iteration and G's outputs through a "
      "D phase (0 = recompute them; the same negatives, G's outputs may differ in the last bits)"},

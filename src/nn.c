@@ -288,26 +288,8 @@ HOT_LOOP static void adam_kernel(float *restrict w, float *restrict grad, float 
     }
 }
 
-HOT_LOOP static void add_and_zero(float *restrict acc, float *restrict x, size_t n) {
-    for (size_t i = 0; i < n; i++) acc[i] += x[i], x[i] = 0;
-}
-
-void adam_update(Mlp *self, size_t lo, size_t hi, float *const *parts, int n_parts, const AdamHyper *h) {
+void adam_update(Mlp *self, const AdamHyper *h) {
     const double t = (double)++self->step;
     const float lr_t = (float)(h->lr * sqrt(1.0 - pow(h->beta2, t)) / (1.0 - pow(h->beta1, t)));
-    if (hi > self->n_params) hi = self->n_params;
-    if (lo >= hi) return;
-    if (n_parts == 1) {
-        adam_kernel(self->params + lo, parts[0], self->m + lo, self->v + lo, hi - lo, lr_t, h);
-        return;
-    }
-    // several parts: summed a chunk at a time in L1 (the sum never goes back to memory), then updated
-    enum { CHUNK = 1024 };
-    float acc[CHUNK];
-    for (size_t off = lo; off < hi; off += CHUNK) {
-        const size_t n = hi - off < CHUNK ? hi - off : CHUNK;
-        memset(acc, 0, n * sizeof(float));
-        for (int r = 0; r < n_parts; r++) add_and_zero(acc, parts[r] + (off - lo), n);
-        adam_kernel(self->params + off, acc, self->m + off, self->v + off, n, lr_t, h);
-    }
+    adam_kernel(self->params, self->grads, self->m, self->v, self->n_params, lr_t, h);
 }

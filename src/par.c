@@ -24,25 +24,6 @@ static int launched_by_mpi(void) {
     return 0;
 }
 
-// Node-shared windows (par_node_shared): kept open until finalize, each locked for passive access
-// once so MPI_Win_sync can order loads and stores around the synchronising collectives.
-enum { MAX_SHARED_WINDOWS = 8 };
-static MPI_Win g_windows[MAX_SHARED_WINDOWS];
-static int g_n_windows = 0;
-
-static void sync_windows(void) {
-    for (int i = 0; i < g_n_windows; i++) MPI_Win_sync(g_windows[i]);
-}
-
-// Collective (every rank frees its windows): before MPI_Finalize, on a normal or a collective exit.
-static void free_windows(void) {
-    for (int i = 0; i < g_n_windows; i++) {
-        MPI_Win_unlock_all(g_windows[i]);
-        MPI_Win_free(&g_windows[i]);
-    }
-    g_n_windows = 0;
-}
-
 static void finalize_timed_out(int sig) {
     (void)sig;
     MPI_Abort(MPI_COMM_WORLD, EXIT_RUNTIME);
@@ -55,7 +36,6 @@ static void exit_hook(int status, int collective) {
         // rank not have reached it after all, MPI_Finalize would wait forever: abort after 10 s.
         signal(SIGALRM, finalize_timed_out);
         alarm(10);
-        free_windows();
         MPI_Finalize();
         exit_now(status);
     }
@@ -78,7 +58,6 @@ void par_require_mpi(int *argc, char ***argv) {
 }
 
 void par_finalize(void) {
-    if (g_mpi) free_windows();
     if (g_mpi) MPI_Finalize();
     g_mpi = 0;
 }
@@ -235,39 +214,4 @@ int par_node_ranks(void) {
     return n;
 }
 
-int par_all_on_one_node(void) { return g_size > 1 && par_node_ranks() == g_size; }
-
-void par_node_shared(size_t my_n, float **seg) {
-    if (!par_all_on_one_node() || g_n_windows == MAX_SHARED_WINDOWS)
-        die(EXIT_RUNTIME, "internal: node-shared memory requested %s",
-            g_n_windows == MAX_SHARED_WINDOWS ? "beyond the window table" : "with ranks on several nodes");
-    // every rank is on this node: MPI_COMM_WORLD is the node's communicator
-    float *mine;
-    MPI_Win win;
-    MPI_Win_allocate_shared((MPI_Aint)(my_n * sizeof(float)), sizeof(float), MPI_INFO_NULL, MPI_COMM_WORLD, &mine, &win);
-    for (int r = 0; r < g_size; r++) {
-        MPI_Aint bytes;
-        int unit;
-        MPI_Win_shared_query(win, r, &bytes, &unit, &seg[r]);
-    }
-    MPI_Win_lock_all(MPI_MODE_NOCHECK, win);
-    if (my_n) memset(mine, 0, my_n * sizeof(float));
-    g_windows[g_n_windows++] = win;
-    par_node_sync();
-}
-
-void par_node_sync(void) {
-    if (g_size == 1) return;
-    sync_windows();
-    MPI_Barrier(MPI_COMM_WORLD);
-    sync_windows();
-}
-
-int par_or_bits_sync(int bits) {
-    if (g_size == 1) return bits;
-    sync_windows(); // the allreduce returns only after every rank entered it: a barrier that carries flags
-    MPI_Allreduce(MPI_IN_PLACE, &bits, 1, MPI_INT, MPI_BOR, MPI_COMM_WORLD);
-    sync_windows();
-    return bits;
-}
 

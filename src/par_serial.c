@@ -24,14 +24,7 @@ void par_sum_int64(int64_t *buf, size_t n) { (void)buf, (void)n; }
 void par_max_double(double *buf, size_t n) { (void)buf, (void)n; }
 void par_min_double(double *buf, size_t n) { (void)buf, (void)n; }
 void par_bcast(void *buf, size_t bytes, int root) { (void)buf, (void)bytes, (void)root; }
-int par_all_on_one_node(void) { return 0; }
 int par_node_ranks(void) { return 1; }
-void par_node_shared(size_t my_n, float **seg) {
-    (void)my_n, (void)seg;
-    die(EXIT_RUNTIME, "internal: node-shared memory in the serial build");
-}
-void par_node_sync(void) {}
-int par_or_bits_sync(int bits) { return bits; }
 static void copy_out(const void *in, size_t bytes, void **out, size_t *out_bytes) {
     *out = xmalloc(bytes ? bytes : 1);
     if (bytes) memcpy(*out, in, bytes); // in may be NULL when there is nothing to send

@@ -184,7 +184,7 @@ void record_write_final(const char *dir, const FinalReport *f) {
     }
     sb_printf(&sb, ",\n  \"epochs_run\": %d,\n  \"stopped_early\": %s,\n", f->epochs_run,
               f->stopped_early ? "true" : "false");
-    sb_printf(&sb, "  \"wall_seconds\": %.3f,\n  \"exchange\": \"%s\",\n", f->wall_seconds, f->exchange);
+    sb_printf(&sb, "  \"wall_seconds\": %.3f,\n", f->wall_seconds);
     phases_json(&sb, f->phases);
     sb_printf(&sb, "  \"config\": ");
     sb_json_string(&sb, cfg->path);

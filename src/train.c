@@ -1,7 +1,7 @@
 // train: the CFGAN training loop. Outer iterations redraw the negatives; each runs d_steps
 // discriminator passes, then g_steps generator passes, over all rows in shuffled mini-batches. One
 // step: this rank's rows of the global mini-batch -> their negatives -> forward and backward ->
-// the exchange (gradients summed over ranks, the same Adam update on every rank). After each
+// the exchange (gradients summed over ranks with MPI_Allreduce, the same Adam update on every rank). After each
 // generator pass (an epoch): evaluate when due, checkpoint when due. Two protocols: reference (test
 // metrics every eval.every epochs, the last reported) and honest (the epoch selected on a
 // validation split, the test metrics of its parameters).
@@ -51,7 +51,6 @@ typedef struct {
     int honest;            // data.validation > 0: select the epoch on validation
     Cfgan model;
     AdamHyper adam[2];     // D ([0]) and G ([1])
-    Exchange ex;
     Scorer scorer;
     int max_batch;         // largest training mini-batch
     int32_t *perm;         // (n_rows) batch order of the current pass
@@ -128,7 +127,6 @@ static void trainer_init(Trainer *t, const Config *cfg) {
 }
 
 static void trainer_free(Trainer *t) {
-    exchange_free(&t->ex);
     if (t->metrics) fclose(t->metrics);
     if (t->honest) csr_free(&t->test_excl);
     cfgan_free(&t->model);
@@ -157,8 +155,6 @@ static void save_checkpoint(Trainer *t) {
     // them replace the last good checkpoint (the parameters are the same on every rank)
     if (!params_finite(&t->model.g) || !params_finite(&t->model.d))
         numeric_failure(t, "a model parameter", t->s.epoch, t->s.step);
-    exchange_gather_moments(&t->ex, &t->model.d);
-    exchange_gather_moments(&t->ex, &t->model.g);
     t->s.elapsed = wall_seconds() - t->t_start;
     TrainingState parts = checkpoint_parts(t);
     ckpt_save_training(t->ckpt_dir, t->cfg, t->ds.fingerprint, t->s.epoch, t->s.step, &parts);
@@ -248,7 +244,7 @@ static int run_pass(Trainer *t) {
         // any rank can stop every rank (a signal); a non-finite loss on any rank fails them all
         // together, before the update touches the parameters
         int flags = (g_stop_signal ? EXCHANGE_STOP : 0) | (isfinite(loss) ? 0 : EXCHANGE_BAD);
-        flags = exchange_step(&t->ex, net, &t->adam[!is_d], flags);
+        flags = exchange_step(net, &t->adam[!is_d], flags);
         if (flags & EXCHANGE_BAD)
             numeric_failure(t, is_d ? "the discriminator loss" : "the generator loss", s->epoch + 1, s->step);
         if (t->diverge_at > 0 && s->step == t->diverge_at && par_rank() == par_size() - 1) net->params[0] += 1.0f;
@@ -334,7 +330,6 @@ int train_run(const Config *cfg, const TrainOptions *opt) {
              t.ds.n_cols, (long long)t.ds.n_train, t.honest ? "honest (validation)" : "reference (test)", total_epochs,
              par_size(), par_size() > 1 ? "s" : "", t.dir);
     info("%s", blas_threads());
-    exchange_init(&t.ex, (ExchangeKind)cfg->exchange, &t.model.d, &t.model.g);
     signal(SIGUSR1, on_stop_signal);
     signal(SIGTERM, on_stop_signal);
 
@@ -360,7 +355,6 @@ int train_run(const Config *cfg, const TrainOptions *opt) {
         s->finished = 1;
         save_checkpoint(&t);
     }
-    exchange_free(&t.ex); // private parameters again
     EvalRecord reported = s->last;
     PerUser per_user = {0}; // the reported test metrics of every test user
     if (t.honest) { // test the selected parameters
@@ -382,8 +376,7 @@ int train_run(const Config *cfg, const TrainOptions *opt) {
     record_gather_phases(&phases, &t.ds);
     FinalReport f = {.cfg = cfg, .ds = &t.ds, .honest = t.honest, .reported = &reported, .selected = &s->best,
                      .epochs_run = s->epoch, .stopped_early = s->stopped_early,
-                     .wall_seconds = wall_seconds() - t.t_start, .exchange = exchange_name(t.ex.kind),
-                     .phases = &phases};
+                     .wall_seconds = wall_seconds() - t.t_start, .phases = &phases};
     record_write_final(t.dir, &f);
     trainer_free(&t);
     return 0;

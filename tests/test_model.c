@@ -226,7 +226,7 @@ int main(void) {
             StepStats st = {0};
             memset(m.d.grads, 0, m.d.n_params * sizeof(float));
             cfgan_d_step(&m, &b, NULL, 1.0f / 16, &st);
-            adam_update(&m.d, 0, m.d.n_params, &m.d.grads, 1, &hyper);
+            adam_update(&m.d, &hyper);
             double sep = (st.p_real - st.p_fake) / st.rows;
             if (it < 10) first += sep / 10;
             if (it >= 290) last += sep / 10;

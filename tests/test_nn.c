@@ -226,13 +226,12 @@ int main(void) {
         memcpy(w0, net.params, net.n_params * sizeof(float));
         for (size_t i = 0; i < net.n_params; i++) g[i] = net.grads[i] = frand();
         const AdamHyper h = {.lr = 0.01f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .reg = 0.1f};
-        float *grads = net.grads;
-        adam_update(&net, 0, net.n_params, &grads, 1, &h);
+        adam_update(&net, &h);
         int zeroed = 1;
         for (size_t i = 0; i < net.n_params; i++) zeroed &= net.grads[i] == 0;
         CHECK(zeroed, "Adam did not leave the gradient at zero");
         memcpy(net.grads, g, net.n_params * sizeof(float));
-        adam_update(&net, 0, net.n_params, &grads, 1, &h); // two steps: bias correction with t = 2
+        adam_update(&net, &h); // two steps: bias correction with t = 2
         double max_err = 0;
         for (size_t i = 0; i < net.n_params; i++) {
             double wi = w0[i], m = 0, v = 0;
@@ -248,43 +247,6 @@ int main(void) {
         CHECK(max_err < 1e-6, "Adam differs from the formula by %g", max_err);
         CHECK(net.step == 2, "Adam step count %lld", (long long)net.step);
         mlp_free(&net);
-    });
-    TEST("nn: Adam on slices with summed parts (the shm exchange) equals Adam on the whole summed gradient, bit for bit", {
-        // 3 parts summed in order, the parameters updated in 3 uneven slices (each slice counts a step,
-        // as every rank does) against one update of the whole with the gradient ((0 + p0) + p1) + p2
-        enum { NP = 3, N_IN = 40, N_OUT = 70 }; // 2,870 parameters: several of the update's 1,024-float chunks
-        int dims[2] = {N_IN, N_OUT};
-        Act ac[1] = {ACT_SIGMOID};
-        Mlp sliced, whole_net;
-        mlp_init(&sliced, 1, dims, ac), mlp_init(&whole_net, 1, dims, ac);
-        mlp_init_reference(&sliced, 7, 0);
-        memcpy(whole_net.params, sliced.params, sliced.n_params * sizeof(float));
-        const size_t n = sliced.n_params, cut[NP + 1] = {0, 1500, 1501, n};
-        float *parts[NP], *whole = whole_net.grads;
-        for (int r = 0; r < NP; r++) parts[r] = malloc(n * sizeof(float));
-        const AdamHyper h = {.lr = 0.01f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .reg = 0.01f};
-        int cleared = 1;
-        for (int step = 0; step < 3; step++) {
-            for (size_t i = 0; i < n; i++) whole[i] = 0;
-            for (int r = 0; r < NP; r++)
-                for (size_t i = 0; i < n; i++) parts[r][i] = frand() - 0.5f, whole[i] += parts[r][i];
-            adam_update(&whole_net, 0, n, &whole, 1, &h);
-            for (int s = 0; s < NP; s++) {
-                float *slice[NP];
-                for (int r = 0; r < NP; r++) slice[r] = parts[r] + cut[s];
-                if (s > 0) sliced.step--; // the slices of one update share its step count
-                adam_update(&sliced, cut[s], cut[s + 1], slice, NP, &h);
-            }
-            for (int r = 0; r < NP; r++)
-                for (size_t i = 0; i < n; i++) cleared &= parts[r][i] == 0;
-        }
-        CHECK(cleared, "the summed update left a part non-zero");
-        CHECK(sliced.step == 3 && whole_net.step == 3, "steps %lld / %lld", (long long)sliced.step, (long long)whole_net.step);
-        CHECK(memcmp(sliced.params, whole_net.params, n * sizeof(float)) == 0 && memcmp(sliced.m, whole_net.m, n * sizeof(float)) == 0 &&
-                  memcmp(sliced.v, whole_net.v, n * sizeof(float)) == 0,
-              "parameters or moments differ");
-        for (int r = 0; r < NP; r++) free(parts[r]);
-        mlp_free(&sliced), mlp_free(&whole_net);
     });
 #ifndef NTIMING
     TEST("timer: a nested phase pauses the enclosing one (phases add up to the total)", {

@@ -133,7 +133,7 @@ static void run_case(const char *tag, int scheme, int hidden, int gout, const ch
     ts_add(&got, "d.logit_fake", m.d_fake_h[m.d.n_layers - 1], 1, db);
     add_mlp(&got, &m.d, "d.", "grad");
     const AdamHyper hd = {(float)cfg.d_lr, (float)cfg.beta1, (float)cfg.beta2, (float)cfg.adam_eps, (float)cfg.d_reg};
-    adam_update(&m.d, 0, m.d.n_params, &m.d.grads, 1, &hd);
+    adam_update(&m.d, &hd);
     add_mlp(&got, &m.d, "d.", "after");
     memcpy(m.d.params, d0, m.d.n_params * sizeof(float)); // G step starts from the original weights
     StepStats gs = {0};
@@ -142,7 +142,7 @@ static void run_case(const char *tag, int scheme, int hidden, int gout, const ch
     ts_add(&got, "g.loss", &loss, 1, d1);
     add_mlp(&got, &m.g, "g.", "grad");
     const AdamHyper hg = {(float)cfg.g_lr, (float)cfg.beta1, (float)cfg.beta2, (float)cfg.adam_eps, (float)cfg.g_reg};
-    adam_update(&m.g, 0, m.g.n_params, &m.g.grads, 1, &hg);
+    adam_update(&m.g, &hg);
     add_mlp(&got, &m.g, "g.", "after");
 
     int compared = 0;

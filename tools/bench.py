@@ -5,9 +5,9 @@ usage: tools/bench.py [--out DIR] [--only ml100k,ml1m,demo] [--rounds N] [--oute
                       [--no-torch]
        tools/bench.py --tables DIR   (the Markdown tables of docs/performance.md from DIR/bench.csv)
 
-Settings per workload: np1 (one rank, one BLAS thread), np2-mpi and np2-shm (two ranks, one BLAS
-thread each, run.exchange = mpi / shm); with --baseline BIN also np2-baseline (another cfgan binary,
-e.g. an earlier commit built in a git worktree, with its default settings at np = 2); and on ML100K
+Settings per workload: np1 (one rank, one BLAS thread), np2 (two ranks, one BLAS thread each); with
+--baseline BIN also np2-baseline (another cfgan binary, e.g. an earlier commit built in a git
+worktree, with its default settings at np = 2); and on ML100K
 the PyTorch reference (tools/torch_cfgan.py, one process with a thread per core). The settings run in
 turn, round after round (--rounds, default 3), so that a slow spell of a shared machine hits them
 alike; each setting's median round is reported, with its per-phase seconds (slowest rank), GFLOP/s,
@@ -44,7 +44,7 @@ GEMM_PHASES = ["G forward", "G backward", "D forward", "D backward", "scoring"]
 
 def settings(baseline):
     """(label, ranks, binary, extra --set options)"""
-    s = [("np1", 1, BIN, []), ("np2-mpi", 2, BIN, ["run.exchange=mpi"]), ("np2-shm", 2, BIN, ["run.exchange=shm"])]
+    s = [("np1", 1, BIN, []), ("np2", 2, BIN, [])]
     return s + ([("np2-baseline", 2, baseline, [])] if baseline else [])
 
 
@@ -185,16 +185,13 @@ def main():
             s["settings"][label] = {"seconds_per_outer": secs[med], "rounds": secs, "median_round": med,
                                     "full_run_seconds": secs[med] * full_outer,
                                     "peak_rss_mb_max": final["peak_rss_mb"]["max"],
-                                    "exchange": final.get("exchange", "?"),
+                                    "ranks": final["ranks"],
                                     "P@5": last["P@5"], "NDCG@20": last["NDCG@20"]}
         st = s["settings"]
         s["products_at_sgemm_rate_np1"] = sgemm_share(finals["np1"][st["np1"]["median_round"]][0], outer)
-        r = {"np2-shm vs np2-mpi": st["np2-mpi"]["seconds_per_outer"] / st["np2-shm"]["seconds_per_outer"],
-             "np2 (default) vs np1": st["np1"]["seconds_per_outer"] / min(st["np2-mpi"]["seconds_per_outer"],
-                                                                         st["np2-shm"]["seconds_per_outer"])}
+        r = {"np2 vs np1": st["np1"]["seconds_per_outer"] / st["np2"]["seconds_per_outer"]}
         if a.baseline:
-            for l in ("np2-mpi", "np2-shm"):
-                r[f"{l} vs np2-baseline"] = st["np2-baseline"]["seconds_per_outer"] / st[l]["seconds_per_outer"]
+            r["np2 vs np2-baseline"] = st["np2-baseline"]["seconds_per_outer"] / st["np2"]["seconds_per_outer"]
         if torch:
             s["torch_seconds_per_outer"] = statistics.median(torch)
             for l in st:

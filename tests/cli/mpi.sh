@@ -1,56 +1,46 @@
-# Data-parallel training: every gradient exchange by name at np = 1, 2, 3 gives the same run and
-# resumes bit for bit; np = 8 equals np = 1; balanced batches; a non-finite loss, a failing rank, a
-# data error seen by one rank end every rank; the replica check; np = 1, 2, 3 on ML100K.
+# Data-parallel training: np = 1, 2, 3 and 8 give the same run, which resumes bit for bit; balanced
+# batches; a non-finite loss, a failing rank, a data error seen by one rank end every rank; the
+# replica check; np = 1, 2, 3 on ML100K.
 . "$(dirname "$0")/../lib.sh"
 . "$ROOT/tools/mpi-env.sh"
 
-# --- every strategy by name at np = 1, 2, 3: the log says which one ran (shm needs several ranks:
-# at np = 1 it says so and uses mpi); the same metrics to 4 decimals and the same parameters within
-# 1e-5 of max |param| as np = 1 (16 epochs: the few parameters whose gradient is float noise drift by
-# ~5e-6 in Adam's first steps, 1.8e-5 of max |param| at epoch 4, 0.8e-5 at epoch 16 as the weights grow)
+# --- np = 1, 2, 3 on the demo: the same metrics to 4 decimals and the same parameters within 1e-5 of
+# max |param| (16 epochs: the few parameters whose gradient is float noise drift by ~5e-6 in Adam's
+# first steps, 1.8e-5 of max |param| at epoch 4, 0.8e-5 at epoch 16 as the weights grow)
 short=("$DEMO" --set train.epochs=16 --set eval.every=4 --set checkpoint.every=4)
 all_ok=1 why=
-for s in mpi shm; do
-  for np in 1 2 3; do
-    train $np "$s$np" "${short[@]}" --set run.exchange=$s || { all_ok=0; why+=" $s$np failed: $(tail -2 "$TMP/$s$np.log")"; }
-    want="gradient exchange: $s ($np rank"
-    [ $np = 1 ] && [ $s = shm ] && want="run.exchange = shm needs several ranks on one node (1 rank here): using mpi"
-    grep -qF "$want" "$TMP/$s$np.log" || { all_ok=0; why+=" $s$np: the log lacks '$want'"; }
-    [ "$s$np" = mpi1 ] && continue
-    metrics_4dp mpi1 "$s$np" > "$TMP/m-$s$np" || { all_ok=0; why+=" $s$np: $(cat "$TMP/m-$s$np")"; }
-    params_close mpi1 "$s$np" 1e-5 > "$TMP/p-$s$np" || { all_ok=0; why+=" $s$np: $(cat "$TMP/p-$s$np")"; }
-  done
+for np in 1 2 3; do
+  train $np "np$np" "${short[@]}" || { all_ok=0; why+=" np$np failed: $(tail -2 "$TMP/np$np.log")"; }
+  [ $np = 1 ] && continue
+  metrics_4dp np1 "np$np" > "$TMP/m-$np" || { all_ok=0; why+=" np$np: $(cat "$TMP/m-$np")"; }
+  params_close np1 "np$np" 1e-5 > "$TMP/p-$np" || { all_ok=0; why+=" np$np: $(cat "$TMP/p-$np")"; }
 done
-[ $all_ok = 1 ] && ok "mpi: exchanges mpi and shm at np = 1, 2, 3 run as named and agree with np = 1 (metrics to 4 decimals, parameters within 1e-5)" \
-  || not_ok "mpi: exchanges by name" "$why"
+[ $all_ok = 1 ] && ok "mpi: np = 1, 2, 3 on the demo agree (metrics to 4 decimals, parameters within 1e-5)" \
+  || not_ok "mpi: np = 1, 2, 3" "$why"
 
-# --- resume is bit-exact under each strategy: a NaN injected on the last rank at step 150 ends every
-# rank with status 3 after the epoch-8 checkpoint; resuming from it ends with the uninterrupted run's
-# metrics, parameters and Adam moments (shm gathers each rank's slice of the moments to save them)
-for s in mpi shm; do
-  for np in 2 3; do
-    CFGAN_DEBUG_FAIL_AT_STEP=150 train $np "nan-$s$np" "${short[@]}" --set run.exchange=$s; st=$?
-    resume $np "nan-$s$np" "${short[@]}" --set run.exchange=$s; st2=$?
-    if [ $st -eq 3 ] && grep -q "numerical failure: the .* loss is not finite at epoch .*, step 150" "$TMP/nan-$s$np.log" &&
-       [ $st2 -eq 0 ] && grep -q "^resuming .* (epoch 8, step" "$TMP/nan-$s$np.log" &&
-       same_metrics "$s$np" "nan-$s$np" && params_close "$s$np" "nan-$s$np" 0 --moments > "$TMP/r-$s$np"
-    then ok "mpi: under $s at np = $np a NaN on one rank stops every rank (status 3) and the resumed run has the uninterrupted run's bits, moments too"
-    else not_ok "mpi: $s np=$np NaN and resume" "status $st / $st2: $(grep -v '^epoch' "$TMP/nan-$s$np.log" | head -4; cat "$TMP/r-$s$np" 2>/dev/null)"; fi
-  done
+# --- resume is bit-exact: a NaN injected on the last rank at step 150 ends every rank with status 3
+# after the epoch-8 checkpoint; resuming from it ends with the uninterrupted run's metrics,
+# parameters and Adam moments
+for np in 2 3; do
+  CFGAN_DEBUG_FAIL_AT_STEP=150 train $np "nan$np" "${short[@]}"; st=$?
+  resume $np "nan$np" "${short[@]}"; st2=$?
+  if [ $st -eq 3 ] && grep -q "numerical failure: the .* loss is not finite at epoch .*, step 150" "$TMP/nan$np.log" &&
+     [ $st2 -eq 0 ] && grep -q "^resuming .* (epoch 8, step" "$TMP/nan$np.log" &&
+     same_metrics "np$np" "nan$np" && params_close "np$np" "nan$np" 0 --moments > "$TMP/r-$np"
+  then ok "mpi: at np = $np a NaN on one rank stops every rank (status 3) and the resumed run has the uninterrupted run's bits, moments too"
+  else not_ok "mpi: np=$np NaN and resume" "status $st / $st2: $(grep -v '^epoch' "$TMP/nan$np.log" | head -4; cat "$TMP/r-$np" 2>/dev/null)"; fi
 done
-expect_input_error "mpi: resume refuses another run.exchange (it can change the bits)" "was written with a different configuration" \
-  "$CFGAN" train "${short[@]}" --set run.exchange=mpi --out "$TMP/shm2" --resume
 
 # --- eight ranks on this 2-core machine (oversubscribed): the demo's metrics to 4 decimals of np = 1
-train 8 np8 "${short[@]}" && grep -q '"ranks": 8' "$TMP/np8/final.json" && metrics_4dp mpi1 np8 > "$TMP/m8" &&
-  params_close mpi1 np8 1e-5 > "$TMP/p8" \
+train 8 np8 "${short[@]}" && grep -q '"ranks": 8' "$TMP/np8/final.json" && metrics_4dp np1 np8 > "$TMP/m8" &&
+  params_close np1 np8 1e-5 > "$TMP/p8" \
   && ok "mpi: np = 8 on 2 cores gives np = 1's metrics to 4 decimals and parameters within 1e-5" \
   || not_ok "mpi: np = 8" "$(tail -2 "$TMP/np8.log"; cat "$TMP/m8" "$TMP/p8" 2>/dev/null)"
 
 # --- balanced batches (train.batch_strata): the batch order does not depend on np, so np = 1, 2, 3
 # agree up to summation order; and it is another order than the reference shuffle
 for np in 1 2 3; do train $np "st$np" "${short[@]}" --set train.batch_strata=24; done
-if params_close st1 st2 1e-5 > "$TMP/st" && params_close st1 st3 1e-5 >> "$TMP/st" && ! params_close st2 mpi2 1e-3 > /dev/null
+if params_close st1 st2 1e-5 > "$TMP/st" && params_close st1 st3 1e-5 >> "$TMP/st" && ! params_close st2 np2 1e-3 > /dev/null
 then ok "mpi: balanced batches (batch_strata 24) agree at np = 1, 2, 3 and differ from the uniform shuffle"
 else not_ok "mpi: balanced batches" "$(cat "$TMP/st")"; fi
 
@@ -95,13 +85,13 @@ then ok "mpi: a data error seen by one rank ends all ranks with the message ($((
 else not_ok "mpi: one-rank data error" "status $st after $((t1 - t0)) s: $(head -3 "$TMP/bad.err")"; fi
 
 # --- the replica check (CFGAN_DEBUG_CHECK_EVERY): it runs and finds equal parameters, and it fires
-# when one rank's copy diverges (CFGAN_DEBUG_DIVERGE_AT_STEP; under mpi every rank has its own copy)
-CFGAN_DEBUG_CHECK_EVERY=1 train 2 check "$DEMO" --set train.epochs=4 --set run.exchange=mpi; st=$?
+# when one rank's copy diverges (CFGAN_DEBUG_DIVERGE_AT_STEP)
+CFGAN_DEBUG_CHECK_EVERY=1 train 2 check "$DEMO" --set train.epochs=4; st=$?
 n=$(grep -c "^replica check at step [0-9]*: parameters equal on all 2 ranks" "$TMP/check.log")
 # 4 epochs = 2 outer iterations of one D pass (7 batches) and two G passes (13 each): 66 steps
 [ $st -eq 0 ] && [ "$n" -eq 66 ] && ok "mpi: the replica check ran at every step ($n) and found equal parameters" \
   || not_ok "mpi: replica check" "status $st, $n checks: $(tail -2 "$TMP/check.log")"
-CFGAN_DEBUG_CHECK_EVERY=5 CFGAN_DEBUG_DIVERGE_AT_STEP=12 train 2 diverge "$DEMO" --set train.epochs=4 --set run.exchange=mpi; st=$?
+CFGAN_DEBUG_CHECK_EVERY=5 CFGAN_DEBUG_DIVERGE_AT_STEP=12 train 2 diverge "$DEMO" --set train.epochs=4; st=$?
 [ $st -eq 1 ] && grep -q "internal: model parameters differ across ranks at step 15 (CFGAN_DEBUG_CHECK_EVERY)" "$TMP/diverge.log" \
   && ok "mpi: the replica check fires at the first check after one rank's parameters diverge" \
   || not_ok "mpi: replica check firing" "status $st: $(tail -2 "$TMP/diverge.log")"
