@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce the README's CFGAN results: the reference configs (three seeds on ML100K and Ciao, one
+# Reproduce the CFGAN results of docs/results.md: the reference configs (three seeds on ML100K and Ciao, one
 # on ML1M) and the honest-protocol variants, then print the results table.
 # Usage: tools/reproduce.sh [OUT_DIR] [which...]   which: ml100k ciao ml1m ml100k-valid ciao-valid ml1m-valid
 # (default: all). Needs the datasets under $CFGAN_DATA (or --data-root via CFGAN_DATA). Takes ~1.5 h
