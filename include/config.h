@@ -47,6 +47,7 @@ typedef struct {
     int model_activation;             // HiddenActivation of every hidden layer
     int model_g_output;               // GeneratorOutput
     double zr_ratio, pm_ratio, zr_coef;
+    int adversarial;                  // 1: CFGAN; 0: G on a masked reconstruction loss, no D (ablation)
     // train
     int epochs;                       // generator passes over all rows
     int64_t seed;                     // seed of initialisation, negatives and batch order

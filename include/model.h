@@ -17,6 +17,7 @@
 typedef struct {
     int n_cols;            // n: length of a row vector (items in user mode, users in item mode)
     int scheme;            // Scheme
+    int adversarial;       // 1: G learns from D (CFGAN); 0: from a masked reconstruction (the ablation)
     double zr_ratio, pm_ratio;
     float zr_coef;
     Mlp g;                 // n -> g_hidden... -> n
@@ -77,7 +78,9 @@ void cfgan_sample_masks(Cfgan *self, const Batch *b, uint64_t seed, int need_zr)
 // D step on this rank's rows: forward G (no grad) and D on real and fake, accumulate D's gradient.
 // g_rows[i], when not NULL, is G's output for row i computed beforehand (G is fixed in the D phase).
 void cfgan_d_step(Cfgan *self, const Batch *b, const float *const *g_rows, float scale, StepStats *st);
-// G step: forward G and D on fake, backward through D into G, accumulate G's gradient.
+// G step: forward G and D on fake, backward through D into G, accumulate G's gradient. Without
+// model.adversarial, G's loss replaces D's verdict on x_fake by scale·Σ_{j ∈ e} (1 − G(e)_j)² (the
+// ZR term as ever); D is not used.
 void cfgan_g_step(Cfgan *self, const Batch *b, float scale, StepStats *st);
 // G(e) for rows given as (B, ptr, col), written to out (B, n). B <= max_batch.
 void cfgan_generate(Cfgan *self, int B, const int64_t *ptr, const int32_t *col, float *out);

@@ -91,6 +91,9 @@ static const Key KEYS[] = {
     {"model.pm_ratio", T_FLOAT, OFF(pm_ratio), 0, 0, "0.7", 0, 1, NULL, 0,
      "PM: fraction of a row's unobserved columns unmasked in the fake sample"},
     {"model.zr_coef", T_FLOAT, OFF(zr_coef), 0, 0, "0.03", 0, 1e6, NULL, 0, "ZR: weight of the reconstruction penalty"},
+    {"model.adversarial", T_BOOL, OFF(adversarial), 0, 0, "true", 0, 0, NULL, F_HASH_IF_SET,
+     "true: CFGAN; false: the ablation without D: G learns a masked reconstruction (observed columns towards 1, "
+     "the ZR negatives towards 0 with zr_coef), D is never trained"},
 
     {"train.epochs", T_INT, OFF(epochs), 0, 0, "1000", 1, 1e8, NULL, 0,
      "generator passes over all rows; outer iterations = epochs / g_steps"},

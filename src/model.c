@@ -56,6 +56,7 @@ void cfgan_init(Cfgan *self, const Config *cfg, int n_cols, int max_batch) {
     memset(self, 0, sizeof *self);
     self->n_cols = n_cols;
     self->scheme = cfg->model_scheme;
+    self->adversarial = cfg->adversarial;
     self->zr_ratio = cfg->zr_ratio;
     self->pm_ratio = cfg->pm_ratio;
     self->zr_coef = (float)cfg->zr_coef;
@@ -353,15 +354,29 @@ void cfgan_g_step(Cfgan *self, const Batch *b, float scale, StepStats *st) {
     g_forward(self, &e, NULL);
     make_fake(self, B);
     timer_stop(T_G_FWD);
-    timer_start(T_D_FWD);
-    d_forward(self, &e, self->x_fake, self->d_fake_h, 0);
-    timer_stop(T_D_FWD);
-    timer_start(T_D_BWD);
-    st->g_adv += bce_logits(self->dd_fake_h[Ld - 1], self->d_fake_h[Ld - 1], 1.0f, B, scale);
-    st->p_fake += sum_sigmoid(self->d_fake_h[Ld - 1], B);
-    st->rows += B;
-    d_backward(self, &e, self->x_fake, self->d_fake_h, self->dd_fake_h, 0, 0, self->dx_fake);
-    timer_stop(T_D_BWD);
+    if (self->adversarial) {
+        timer_start(T_D_FWD);
+        d_forward(self, &e, self->x_fake, self->d_fake_h, 0);
+        timer_stop(T_D_FWD);
+        timer_start(T_D_BWD);
+        st->g_adv += bce_logits(self->dd_fake_h[Ld - 1], self->d_fake_h[Ld - 1], 1.0f, B, scale);
+        st->p_fake += sum_sigmoid(self->d_fake_h[Ld - 1], B);
+        st->rows += B;
+        d_backward(self, &e, self->x_fake, self->d_fake_h, self->dd_fake_h, 0, 0, self->dx_fake);
+        timer_stop(T_D_BWD);
+    } else { // the ablation: scale·Σ_{j ∈ e} (1 − y_j)² in place of D's verdict; its gradient on e only
+        const float *y = g_out(self);
+        double rec = 0;
+        memset(self->dx_fake, 0, (size_t)B * n * sizeof(float));
+        for (int i = 0; i < B; i++)
+            for (int64_t q = b->ptr[i]; q < b->ptr[i + 1]; q++) {
+                const size_t j = (size_t)i * n + (size_t)b->col[q];
+                rec += (1.0 - y[j]) * (1.0 - y[j]);
+                self->dx_fake[j] = 2.0f * scale * (y[j] - 1.0f);
+            }
+        st->g_adv += scale * rec;
+        st->rows += B;
+    }
     timer_start(T_G_BWD);
     // dG(e) = dx_fake ⊙ k  (+ ZR: d/dy of zr_coef·scale·Σ_Z y² = 2·zr_coef·scale·y on Z)
     float *y = g_out(self), *dy = self->dg_h[Lg - 1];

@@ -214,6 +214,7 @@ static int run_pass(Trainer *t) {
     const int bs = is_d ? cfg->d_batch : cfg->g_batch;
     const int32_t n_rows = t->ds.n_rows;
     Mlp *net = is_d ? &t->model.d : &t->model.g;
+    if (is_d && !cfg->adversarial) return 0; // the ablation has no D to train
     if (is_d) scorer_refresh_cache(&t->scorer, &t->model, &t->ds); // G does not change while D trains
     Rng rng;
     rng_init(&rng, (uint64_t)cfg->seed, RNG_SHUFFLE, (uint32_t)s->outer, (uint32_t)s->pass);

@@ -140,6 +140,43 @@ int main(void) {
                     });
                 }
 
+    for (int sc = 0; sc < 3; sc += 2) {
+        char name[160];
+        snprintf(name, sizeof name, "model: finite differences of G's reconstruction loss without D (model.adversarial "
+                 "false), %s", schemes[sc]);
+        TEST(name, {
+            Config cfg;
+            config_init(&cfg);
+            cfg.model_scheme = sc, cfg.adversarial = 0;
+            cfg.n_g_hidden = 1, cfg.g_hidden[0] = 6, cfg.n_d_hidden = 1, cfg.d_hidden[0] = 4;
+            cfg.zr_ratio = 0.5, cfg.pm_ratio = 0.4, cfg.zr_coef = 0.2;
+            Cfgan m;
+            cfgan_init(&m, &cfg, ui.n_cols, 6);
+            cfgan_init_weights(&m, 12);
+            int32_t ids[6] = {3, 0, 7, 5, 9, 1};
+            Batch b = batch_of(&ui, ids, 6, 2);
+            cfgan_sample_masks(&m, &b, 5, 1);
+            fd_check(&m, &m.g, g_loss, &b, 1.0f / 8, "G loss");
+            // the loss is the reconstruction of the observed columns plus the ZR term, and D is untouched
+            StepStats st = {0};
+            memset(m.g.grads, 0, m.g.n_params * sizeof(float));
+            float *d0 = malloc(m.d.n_params * sizeof(float));
+            memcpy(d0, m.d.grads, m.d.n_params * sizeof(float));
+            cfgan_g_step(&m, &b, 1.0f / 8, &st);
+            const float *y = m.g_h[m.g.n_layers - 1];
+            double rec = 0;
+            for (int i = 0; i < 6; i++)
+                for (int64_t q = b.ptr[i]; q < b.ptr[i + 1]; q++) {
+                    const double yj = y[(size_t)i * ui.n_cols + (size_t)b.col[q]];
+                    rec += (1 - yj) * (1 - yj) / 8;
+                }
+            CHECK_CLOSE(st.g_adv, rec, 1e-9 + 1e-6 * rec, "reconstruction term");
+            CHECK(memcmp(d0, m.d.grads, m.d.n_params * sizeof(float)) == 0 && st.p_fake == 0, "D was used");
+            free(d0);
+            cfgan_free(&m);
+            config_free(&cfg);
+        });
+    }
     TEST("model: negative sets have the exact size, avoid positives and depend only on (seed, outer, row)", {
         int n = 200, pos[] = {3, 17, 18, 150, 199};
         float mask[200], mask2[200];
