@@ -152,3 +152,23 @@ if ! "$PY" "$ROOT/tools/compare.py" "$DEMO" --cfgan-run "$TMP/other" --baseline-
      > /dev/null 2> "$TMP/cmp2.err" && grep -q "different data (dataset_fingerprint differs)" "$TMP/cmp2.err"
 then ok "tools: compare.py refuses runs on different data"
 else not_ok "tools: compare.py fingerprint" "$(cat "$TMP/cmp2.err")"; fi
+
+# tune.py: two random trials on the tiny demo (honest protocol, early stopping); a second call runs
+# nothing again; best.yaml reproduces the best trial's test metrics; a single --trial runs alone
+tune=("$DEMO" --out "$TMP/tune" --trials 2 --np 1 --max-epochs 6 --every 2 --patience 2 "${tiny[@]}")
+"$PY" "$ROOT/tools/tune.py" "${tune[@]}" > "$TMP/tune.log" 2>&1
+stamp=$(stat -c %Y "$TMP/tune/trial-0/final.json" 2>/dev/null)
+sleep 1; "$PY" "$ROOT/tools/tune.py" "${tune[@]}" > "$TMP/tune2.log" 2>&1
+train 1 tuned "$TMP/tune/best.yaml"
+if [ -s "$TMP/tune/trials.csv" ] && [ "$(stat -c %Y "$TMP/tune/trial-0/final.json")" = "$stamp" ] && "$PY" - "$TMP" <<'PY'
+import csv, json, sys
+d = sys.argv[1]
+rows = list(csv.DictReader(open(f"{d}/tune/trials.csv")))
+assert [r["trial"] for r in rows] == ["0", "1"] and all(r["status"] == "ok" for r in rows), rows
+assert rows[0]["train.g_lr"] != rows[1]["train.g_lr"], "the trials drew the same values"
+best = max(rows, key=lambda r: float(r["valid_ndcg20"]))
+f = json.load(open(f"{d}/tuned/final.json"))
+assert f["protocol"] == "honest" and abs(f["reported"]["NDCG@20"] - float(best["test_NDCG@20"])) < 1e-9, (f["reported"], best)
+PY
+then ok "tools: tune.py runs seeded trials, resumes without rerunning them, and best.yaml reproduces the best trial"
+else not_ok "tools: tune.py" "$(tail -5 "$TMP/tune.log" "$TMP/tune2.log" "$TMP/tuned.log")"; fi
