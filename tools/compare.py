@@ -2,12 +2,15 @@
 """CFGAN beside TopPop, ItemKNN and EASE^R on the same split, metric code and candidate set, with
 paired significance tests on the per-user results.
 
-usage: tools/compare.py CONFIG [--cfgan-run DIR ...] [--baseline-run DIR ...] [--out DIR] [--np N]
-                        [--set k=v ...] [--alpha 0.05]
+usage: tools/compare.py CONFIG [--cfgan-run DIR ...] [--baseline-run DIR ...] [--system LABEL=DIR[,DIR...] ...]
+                        [--no-baselines] [--out DIR] [--np N] [--set k=v ...] [--alpha 0.05]
   CONFIG            the experiment config (e.g. configs/ml100k.yaml)
   --cfgan-run DIR   finished `cfgan train` runs of CONFIG (several seeds: each user's metrics are
                     averaged over the seeds first); without it CFGAN is trained once
   --baseline-run D  finished `cfgan baseline` runs to use instead of running TopPop, ItemKNN, EASE^R
+  --system L=D,...  other finished `cfgan train` runs compared with CFGAN under the label L (several
+                    seeds, comma-separated, averaged per user as CFGAN's), e.g. an ablation
+  --no-baselines    compare only the --system runs with CFGAN
   --set k=v         passed to every command (e.g. baselines.ease.lambda=1000)
 Every run must be on the same data (final.json's dataset_fingerprint): other runs are refused.
 For every baseline and metric it reports the mean per-user difference (baseline - CFGAN), the
@@ -86,13 +89,15 @@ def main():
     ap.add_argument("--np", type=int, default=2)
     ap.add_argument("--set", action="append", default=[])
     ap.add_argument("--alpha", type=float, default=0.05)
+    ap.add_argument("--system", action="append", default=[])
+    ap.add_argument("--no-baselines", action="store_true")
     a = ap.parse_args()
     name = os.path.splitext(os.path.basename(a.config))[0]
     out = a.out or os.path.join(ROOT, "runs", f"compare-{name}")
     os.makedirs(out, exist_ok=True)
     sets = [x for s in a.set for x in ("--set", s)]
     base_dirs = list(a.baseline_run)
-    if not base_dirs:
+    if not base_dirs and not a.no_baselines:
         for model, _ in BASELINES:
             d = os.path.join(out, model)
             subprocess.run(["rm", "-rf", d], check=True)
@@ -104,7 +109,8 @@ def main():
         subprocess.run(["rm", "-rf", d], check=True)
         run([BIN, "train", a.config, "--out", d] + sets, a.np)
         runs = [d]
-    finals = {d: json.load(open(os.path.join(d, "final.json"))) for d in base_dirs + runs}
+    others = [(x.split("=", 1)[0], x.split("=", 1)[1].split(",")) for x in a.system]
+    finals = {d: json.load(open(os.path.join(d, "final.json"))) for d in base_dirs + runs + [d for _, ds in others for d in ds]}
     prints = {d: f["dataset_fingerprint"] for d, f in finals.items()}
     if len(set(prints.values())) > 1:
         sys.exit("error: the runs were made on different data (dataset_fingerprint differs): "
@@ -126,13 +132,19 @@ def main():
         params = ", ".join(f"{k} {v}" for k, v in f["selected"].items() if v is not None) or "-"
         systems.append((names.get(f["model"], f["model"]), {m: (f["reported"][m], 0.0) for m in METRICS},
                         f"{params}; {f['wall_seconds']:.1f} s", pu))
-    cf = {}
-    for m in METRICS:
-        v = [finals[d]["reported"][m] for d in runs]
-        cf[m] = (statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0.0)
-    wall = statistics.mean(finals[d]["wall_seconds"] for d in runs)
-    cf_label = f"CFGAN ({finals[runs[0]]['protocol']} protocol)"
-    rows = systems + [(cf_label, cf, f"{len(runs)} run{'s' if len(runs) > 1 else ''}; {wall / 60:.1f} min each", None)]
+    def seeds_row(label, dirs):
+        """A system trained over seeds: metrics mean ± std, each user's metrics averaged over seeds."""
+        vals = {m: (statistics.mean(v := [finals[d]["reported"][m] for d in dirs]), statistics.stdev(v) if len(v) > 1 else 0.0)
+                for m in METRICS}
+        pus = [per_user(d) for d in dirs]
+        if any(set(p) != set(users) for p in pus):
+            sys.exit(f"error: {label}: other test users than the CFGAN runs")
+        wall = statistics.mean(finals[d]["wall_seconds"] for d in dirs)
+        note = f"{len(dirs)} run{'s' if len(dirs) > 1 else ''}; {wall / 60:.1f} min each"
+        return label, vals, note, {u: {m: statistics.fmean(p[u][m] for p in pus) for m in METRICS} for u in users}
+    systems += [seeds_row(label, dirs) for label, dirs in others]
+    cf_row = seeds_row(f"CFGAN ({finals[runs[0]]['protocol']} protocol)", runs)
+    rows = systems + [cf_row[:3] + (None,)]
 
     # paired tests of every baseline against CFGAN, Holm-corrected over the baselines, per metric
     tests = {m: [] for m in METRICS}
@@ -153,7 +165,8 @@ def main():
             f.write(f"| {label} | {' | '.join(cells)} | {note} |\n")
         f.write(f"\n† differs from CFGAN with Holm-corrected p < {a.alpha} in both a paired Wilcoxon signed-rank "
                 f"test and a paired t-test over the {len(users)} test users"
-                + (f" (CFGAN: each user's metrics averaged over {len(runs)} seeds first)" if len(runs) > 1 else "")
+                + (" (systems trained over several seeds: each user's metrics averaged over the seeds first)"
+                   if len(runs) > 1 or any(len(ds) > 1 for _, ds in others) else "")
                 + ".\n\n| model | metric | mean difference (model - CFGAN) | Wilcoxon p (Holm) | t-test p (Holm) |\n"
                 "|---|---|---|---|---|\n")
         for k, s in enumerate(systems):
@@ -161,7 +174,7 @@ def main():
                 r = tests[m][k]
                 f.write(f"| {s[0]} | {m} | {r['diff']:+.4f} | {r['wilcoxon']:.2g} ({r['wilcoxon_holm']:.2g}) | "
                         f"{r['t']:.2g} ({r['t_holm']:.2g}) |\n")
-    json.dump({"users": len(users), "cfgan_runs": runs, "baselines": base_dirs, "alpha": a.alpha,
+    json.dump({"users": len(users), "cfgan_runs": runs, "baselines": base_dirs, "systems": dict(others), "alpha": a.alpha,
                "tests": {m: {s[0]: r for s, r in zip(systems, tests[m])} for m in METRICS}},
               open(os.path.join(out, "compare.json"), "w"), indent=1)
     import matplotlib

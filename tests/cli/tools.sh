@@ -128,24 +128,25 @@ PY
 then ok "tools: compare.py's Wilcoxon, t-test and Holm correction give the known answers"
 else not_ok "tools: compare.py statistics" "see above"; fi
 
-# compare.py on the demo: two CFGAN seeds (averaged per user) against the three baselines, with
-# p-values and marks; a run on other data is refused
+# compare.py on the demo: two CFGAN seeds (averaged per user) against the three baselines and the
+# ablation without D, with p-values and marks; a run on other data is refused
 for s in 1 2; do train 1 "c$s" "$DEMO" "${tiny[@]}" --set train.epochs=4 --set eval.every=4 --set train.seed=$s; done
-"$PY" "$ROOT/tools/compare.py" "$DEMO" --cfgan-run "$TMP/c1" --cfgan-run "$TMP/c2" --np 1 --out "$TMP/cmp" \
-  "${tiny[@]}" > "$TMP/cmp.log" 2>&1
+train 1 abl "$DEMO" "${tiny[@]}" --set train.epochs=4 --set eval.every=4 --set model.adversarial=false
+"$PY" "$ROOT/tools/compare.py" "$DEMO" --cfgan-run "$TMP/c1" --cfgan-run "$TMP/c2" --system "without D=$TMP/abl" \
+  --np 1 --out "$TMP/cmp" "${tiny[@]}" > "$TMP/cmp.log" 2>&1
 if [ -s "$TMP/cmp/compare.md" ] && "$PY" - "$TMP/cmp" <<'PY'
 import json, sys
 d = sys.argv[1]
 md, js = open(f"{d}/compare.md").read(), json.load(open(f"{d}/compare.json"))
-assert "averaged over 2 seeds first" in md and md.count("| EASE^R |") == 8, md
+assert "averaged over the seeds first" in md and md.count("| EASE^R |") == 8 and md.count("| without D |") == 8, md
 t = js["tests"]["NDCG@20"]
-assert set(t) == {"TopPop", "ItemKNN (cosine)", "EASE^R"}, t
+assert set(t) == {"TopPop", "ItemKNN (cosine)", "EASE^R", "without D"}, t
 for r in t.values():
     assert 0 <= r["wilcoxon"] <= r["wilcoxon_holm"] <= 1 and 0 <= r["t"] <= r["t_holm"] <= 1, r
     assert r["significant"] == (r["wilcoxon_holm"] < 0.05 and r["t_holm"] < 0.05)
     assert ("†" in md) or not r["significant"]
 PY
-then ok "tools: compare.py tests every baseline against CFGAN over the users and marks the significant differences"
+then ok "tools: compare.py tests every baseline and the ablation against CFGAN over the users and marks the significant differences"
 else not_ok "tools: compare.py" "$(tail -5 "$TMP/cmp.log")"; fi
 train 1 other "$DEMO" "${tiny[@]}" --set train.epochs=4 --set data.seed=99
 if ! "$PY" "$ROOT/tools/compare.py" "$DEMO" --cfgan-run "$TMP/other" --baseline-run "$TMP/cmp/ease" --out "$TMP/cmp2" \
