@@ -27,14 +27,14 @@ static void evaluate_help(void) {
            "Ties are broken towards the lower item index; a NaN score ranks last.\n");
 }
 
-// Dense CSR from a pair file whose ids are already 0-based indices.
+// Dense CSR from a pair file whose ids are already 0-based indices; users from n_rows on (who have
+// no score line) are left out.
 static void pairs_to_indexed_csr(Csr *out, int32_t n_rows, int32_t n_cols, const PairList *p) {
     int32_t *r = xmalloc((size_t)(p->n ? p->n : 1) * sizeof *r), *c = xmalloc((size_t)(p->n ? p->n : 1) * sizeof *c);
-    for (int64_t k = 0; k < p->n; k++) {
-        r[k] = (int32_t)p->user[k];
-        c[k] = (int32_t)p->item[k];
-    }
-    csr_from_pairs(out, n_rows, n_cols, r, c, p->n, NULL);
+    int64_t n = 0;
+    for (int64_t k = 0; k < p->n; k++)
+        if (p->user[k] < n_rows) r[n] = (int32_t)p->user[k], c[n++] = (int32_t)p->item[k];
+    csr_from_pairs(out, n_rows, n_cols, r, c, n, NULL);
     free(r);
     free(c);
 }
@@ -44,6 +44,16 @@ static int64_t max_id(int64_t m, const int64_t *v, int64_t n) {
     for (int64_t k = 0; k < n; k++)
         if (v[k] > m) m = v[k];
     return m;
+}
+
+// Score lines (all but comment lines): user u's scores are line u. Counted before anything is sized
+// by the ids, so that one huge id in a pair file cannot ask for memory the scores do not back.
+static int32_t count_score_lines(const char *path) {
+    LineReader *lr = line_reader_open(path);
+    int64_t n = 0;
+    while (line_reader_next(lr) >= 0) n += lr->line[strspn(lr->line, " \t")] != '#';
+    line_reader_close(lr);
+    return n > INT32_MAX - 1 ? INT32_MAX - 1 : (int32_t)n;
 }
 
 int cmd_evaluate(int argc, char **argv) {
@@ -69,10 +79,13 @@ int cmd_evaluate(int argc, char **argv) {
     ReadStats st;
     data_read_pairs(train, &opt, &tr, &st);
     data_read_pairs(test, &opt, &te, &st);
-    int64_t mu = max_id(max_id(-1, tr.user, tr.n), te.user, te.n);
-    int64_t mi = max_id(max_id(-1, tr.item, tr.n), te.item, te.n);
-    if (mu >= INT32_MAX || mi >= INT32_MAX) die(EXIT_INPUT, "%s: ids must be below 2^31 for `evaluate`", test);
-    int32_t n_users = (int32_t)mu + 1, n_items_files = (int32_t)mi + 1;
+    const int32_t n_lines = count_score_lines(scores);
+    const int64_t tu = max_id(-1, te.user, te.n), mi = max_id(max_id(-1, tr.item, tr.n), te.item, te.n);
+    if (tu >= n_lines)
+        die(EXIT_INPUT, "%s: %d score lines, but test user %lld needs line %lld", scores, n_lines, (long long)tu,
+            (long long)tu + 1);
+    if (mi >= INT32_MAX) die(EXIT_INPUT, "%s: ids must be below 2^31 for `evaluate`", test);
+    const int32_t n_users = n_lines, n_items_files = (int32_t)mi + 1;
     Csr trc, tec;
     pairs_to_indexed_csr(&trc, n_users, n_items_files, &tr);
     pairs_to_indexed_csr(&tec, n_users, n_items_files, &te);
@@ -120,9 +133,6 @@ int cmd_evaluate(int argc, char **argv) {
         row++;
     }
     line_reader_close(lr);
-    for (int32_t u = row; u < n_users; u++)
-        if (csr_row_len(&tec, u) > 0)
-            die(EXIT_INPUT, "%s: %d score lines, but test user %d needs line %d", scores, row, u, u + 1);
     topk_finish(&topk);
     // the items' training popularity over the scored catalogue
     int64_t *pop = xcalloc((size_t)n_items + 1, sizeof *pop);

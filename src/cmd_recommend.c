@@ -157,7 +157,7 @@ int cmd_recommend(int argc, char **argv) {
         req[n_req++] = u;
     }
     if (lr) line_reader_close(lr);
-    if (n_req == 0) die(EXIT_INPUT, "%s: no user ids", users_file);
+    if (n_req == 0) die(EXIT_INPUT, "%s: no user ids", users_file ? users_file : "--user");
 
     // the model: selected parameters under the honest protocol, else the latest
     const int B = ds.n_rows < 256 ? ds.n_rows : 256;

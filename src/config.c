@@ -379,6 +379,17 @@ static void load_value(Loader *L, int ki, yaml_node_t *node) {
     L->cfg->origin[ki] = (ConfigOrigin){L->path, (int)node->start_mark.line + 1, (int)node->start_mark.column + 1};
 }
 
+// Keys of earlier versions, which the configs echoed into their run directories: reading those must
+// keep working (`cfgan recommend`, `data-info`), so they are accepted with a warning.
+static int is_retired(const char *name) {
+    static const char *const retired[] = {"train.optimizer", "eval.block", "run.exchange", "run.shard_optimizer",
+                                          "run.node_shared", "run.split_hidden", "run.negative_cache_mb",
+                                          "run.g_cache_mb", "run.fail_at_step", "run.check_every"};
+    for (size_t i = 0; i < sizeof retired / sizeof retired[0]; i++)
+        if (strcmp(name, retired[i]) == 0) return 1;
+    return 0;
+}
+
 static void load_mapping(Loader *L, yaml_node_t *map, const char *prefix) {
     char name[256];
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
@@ -401,6 +412,9 @@ static void load_mapping(Loader *L, yaml_node_t *map, const char *prefix) {
             if (vn->type != YAML_MAPPING_NODE)
                 die_at(L->path, vn->start_mark, "'%s' is a section: expected a mapping of its keys", name);
             load_mapping(L, vn, name);
+        } else if (is_retired(name)) { // a run directory of an earlier version: read, said, ignored
+            warn("%s:%zu: '%s' is no longer a key (cfgan 0.2.0 decides it): ignored", L->path, kn->start_mark.line + 1,
+                 name);
         } else {
             char hint[128];
             die_at(L->path, kn->start_mark, "unknown key '%s'%s", name, suggest(name, hint, sizeof hint));
