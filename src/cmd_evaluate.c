@@ -80,11 +80,11 @@ int cmd_evaluate(int argc, char **argv) {
     data_read_pairs(train, &opt, &tr, &st);
     data_read_pairs(test, &opt, &te, &st);
     const int32_t n_lines = count_score_lines(scores);
-    const int64_t tu = max_id(-1, te.user, te.n), mi = max_id(max_id(-1, tr.item, tr.n), te.item, te.n);
-    if (tu >= n_lines)
-        die(EXIT_INPUT, "%s: %d score lines, but test user %lld needs line %lld", scores, n_lines, (long long)tu,
-            (long long)tu + 1);
+    const int64_t mi = max_id(max_id(-1, tr.item, tr.n), te.item, te.n);
     if (mi >= INT32_MAX) die(EXIT_INPUT, "%s: ids must be below 2^31 for `evaluate`", test);
+    int64_t unscored = INT64_MAX; // the first test user without a score line (reported after the scores' own checks)
+    for (int64_t k = 0; k < te.n; k++)
+        if (te.user[k] >= n_lines && te.user[k] < unscored) unscored = te.user[k];
     const int32_t n_users = n_lines, n_items_files = (int32_t)mi + 1;
     Csr trc, tec;
     pairs_to_indexed_csr(&trc, n_users, n_items_files, &tr);
@@ -133,6 +133,9 @@ int cmd_evaluate(int argc, char **argv) {
         row++;
     }
     line_reader_close(lr);
+    if (unscored < INT64_MAX)
+        die(EXIT_INPUT, "%s: %d score lines, but test user %lld needs line %lld", scores, row, (long long)unscored,
+            (long long)unscored + 1);
     topk_finish(&topk);
     // the items' training popularity over the scored catalogue
     int64_t *pop = xcalloc((size_t)n_items + 1, sizeof *pop);
