@@ -61,18 +61,23 @@ resume() {
   if [ "$np" = 1 ]; then "$CFGAN" train "$@" --out "$TMP/$name" --resume >> "$TMP/$name.log" 2>&1
   else mpirun -np "$np" "$CFGAN" train "$@" --out "$TMP/$name" --resume >> "$TMP/$name.log" 2>&1; fi
 }
-# finished NAME...: every run completed (final.json written).
-finished() { local d; for d; do [ -s "$TMP/$d/final.json" ] || return 1; done; }
+# A run named by the helpers below: NAME under $TMP, or an absolute directory.
+run_dir() { case $1 in /*) echo "$1" ;; *) echo "$TMP/$1" ;; esac; }
+# finished RUN...: every run completed (final.json written).
+finished() { local d; for d; do [ -s "$(run_dir "$d")/final.json" ] || return 1; done; }
 strip_seconds() { sed 's/"seconds": [0-9.]*, //' "$1"; }
 # same_metrics A B: both runs completed with the same metrics.jsonl (all but wall-clock seconds).
-same_metrics() { finished "$1" "$2" && [ "$(strip_seconds "$TMP/$1/metrics.jsonl")" = "$(strip_seconds "$TMP/$2/metrics.jsonl")" ]; }
+same_metrics() {
+  finished "$1" "$2" &&
+    [ "$(strip_seconds "$(run_dir "$1")/metrics.jsonl")" = "$(strip_seconds "$(run_dir "$2")/metrics.jsonl")" ]
+}
 # same_ranking A B: the same ranking metrics at every evaluation (the losses, printed to 9 digits, may
 # differ in float summation order).
 ranking() { sed -E 's/"(seconds|d_loss|g_loss|d_real|d_fake)": [-0-9.e]*, //g' "$1"; }
-same_ranking() { finished "$1" "$2" && [ "$(ranking "$TMP/$1/metrics.jsonl")" = "$(ranking "$TMP/$2/metrics.jsonl")" ]; }
+same_ranking() { finished "$1" "$2" && [ "$(ranking "$(run_dir "$1")/metrics.jsonl")" = "$(ranking "$(run_dir "$2")/metrics.jsonl")" ]; }
 # metrics_4dp A B: the reported metrics agree to 4 decimals.
 metrics_4dp() {
-  finished "$1" "$2" && /usr/bin/python3 - "$TMP/$1/final.json" "$TMP/$2/final.json" <<'PY'
+  finished "$1" "$2" && /usr/bin/python3 - "$(run_dir "$1")/final.json" "$(run_dir "$2")/final.json" <<'PY'
 import json, sys
 a, b = (json.load(open(p))["reported"] for p in sys.argv[1:])
 bad = [k for k in a if "@" in k and round(a[k], 4) != round(b[k], 4)]
@@ -83,7 +88,7 @@ PY
 # (prints the comparison).
 params_close() {
   local a b
-  a=$($CKPT newest "$TMP/$1") && b=$($CKPT newest "$TMP/$2") && $CKPT diff "$a" "$b" --tol "$3" ${4:-}
+  a=$($CKPT newest "$(run_dir "$1")") && b=$($CKPT newest "$(run_dir "$2")") && $CKPT diff "$a" "$b" --tol "$3" ${4:-}
 }
 # per_user_means DIR: DIR/per_user.tsv has one line per test user and its column means equal the
 # reported metrics in DIR/final.json to 1e-6 (prints what differs).

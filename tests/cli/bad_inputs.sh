@@ -1,5 +1,6 @@
 # The bad-input corpus (tests/bad/cases.txt): every case exits 2 with one stderr line naming the
-# file (and line), and writes nothing.
+# file (and line), and writes nothing: config and data cases run through `cfgan train` and
+# `cfgan baseline` (the commands that write run directories), checked to leave no file behind.
 . "$(dirname "$0")/../lib.sh"
 BAD=$ROOT/tests/bad
 cd "$TMP"
@@ -9,12 +10,18 @@ while IFS='|' read -r name kind arg expect; do
   [ -z "$name" ] && continue
   case $name in \#*) continue ;; esac
   label="bad input: $name"
+  # both writing commands, one after the other, with the same expected line
+  both() { # both EXPECT CONFIG [ARGS...]
+    local re=$1 cfg=$2; shift 2
+    expect_input_error "$label (train)" "$re" "$CFGAN" train "$cfg" "$@" --out "$TMP/run"
+    expect_input_error "$label (baseline)" "$re" "$CFGAN" baseline "$cfg" --model toppop "$@" --out "$TMP/run"
+  }
   case $kind in
     config)
       path=$BAD/$arg
-      expect_input_error "$label" "${expect//%F/$path}" "$CFGAN" data-info "$path" ;;
+      both "${expect//%F/$path}" "$path" ;;
     set)
-      expect_input_error "$label" "$expect" "$CFGAN" data-info "$BAD/ok.yaml" --data-root "$BAD" --set "$arg" ;;
+      both "$expect" "$BAD/ok.yaml" --data-root "$BAD" --set "$arg" ;;
     args)
       # shellcheck disable=SC2086
       expect_input_error "$label" "$expect" "$CFGAN" $arg ;;
@@ -26,7 +33,7 @@ while IFS='|' read -r name kind arg expect; do
       else
         printf 'data:\n  format: %s\n  train: "%s"\n  test: "%s"\n' "$fmt" "$BAD/ok.train" "$path" > "$cfg"
       fi
-      expect_input_error "$label" "${expect//%F/$path}" "$CFGAN" data-info "$cfg" ;;
+      both "${expect//%F/$path}" "$cfg" ;;
     *) not_ok "$label" "unknown kind '$kind' in cases.txt" ;;
   esac
   leftovers=$(ls -A "$TMP" | grep -v -e '^case.yaml$' -e '^stderr$' || true)

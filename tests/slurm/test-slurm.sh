@@ -38,6 +38,9 @@ export LC_ALL=C
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 CFGAN=${CFGAN:-$ROOT/build/cfgan}
+export CFGAN ROOT
+TMP=/nonexistent # (set up below; lib.sh would otherwise make a scratch folder of its own)
+. "$ROOT/tests/lib.sh" # the run comparisons the other test scripts use (same_metrics); ok/not_ok follow
 AUTH=${TEST_SLURM_AUTH:-munge}
 T_START=$(date +%s)
 DEADLINE=$((T_START + ${TEST_SLURM_BUDGET:-270})) # no wait goes past this (seconds since epoch)
@@ -360,27 +363,6 @@ has_ckpt() { compgen -G "$1/checkpoints/ckpt-*.bin" >/dev/null; }
 running_with_ckpt() { [ "$(job_field "$1" JobState)" = RUNNING ] && has_ckpt "$RUNS_DIR/$1"; }
 restarted() { local r; r=$(job_field "$1" Restarts); [ "${r:-0}" -ge 1 ]; }
 job_summary() { echo "state $(job_field "$1" JobState), exit code $(job_field "$1" ExitCode), restarts $(job_field "$1" Restarts)"; }
-# same_metrics A B: the two metrics.jsonl files agree in every field but the wall-clock "seconds".
-same_metrics() {
-  python3 - "$1" "$2" <<'PY'
-import json, sys
-def rows(path):
-    with open(path) as f:
-        out = [json.loads(line) for line in f if line.strip()]
-    for r in out:
-        r.pop("seconds", None)
-    return out
-a, b = rows(sys.argv[1]), rows(sys.argv[2])
-if not a:
-    sys.exit("no evaluations in " + sys.argv[1])
-if len(a) != len(b):
-    sys.exit("%d evaluations against %d" % (len(a), len(b)))
-for i, (x, y) in enumerate(zip(a, b)):
-    if x != y:
-        diff = sorted(k for k in set(x) | set(y) if x.get(k) != y.get(k))
-        sys.exit("evaluation %d (epoch %s) differs in %s" % (i + 1, x.get("epoch"), ", ".join(diff)))
-PY
-}
 train_seed() { awk '/^train:/ { t = 1; next } /^[^ #]/ { t = 0 } t && $1 == "seed:" { print $2 }' "$1/config.yaml" 2>/dev/null; }
 
 # ---- a. one training run ------------------------------------------------------------------------
@@ -473,10 +455,10 @@ check_preemption() {
   fi
   for L in "${!pjob[@]}"; do
     local why
-    if why=$(same_metrics "$ref/metrics.jsonl" "$RUNS_DIR/${pjob[$L]}/metrics.jsonl" 2>&1); then
+    if same_metrics "$ref" "$RUNS_DIR/${pjob[$L]}"; then
       ok "preempt-$L-same-metrics"
     else
-      not_ok "preempt-$L-same-metrics" "$why"
+      not_ok "preempt-$L-same-metrics" "metrics.jsonl differs from the uninterrupted run's (or a run did not finish)"
     fi
   done
 }
