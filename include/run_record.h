@@ -22,9 +22,9 @@ typedef struct {
     Metrics m;
 } EvalRecord;
 
-// Name the run directory (out_dir, else runs/<config name>-<timestamp>, the same on every rank) and
-// refuse one that holds a run unless resuming. Collective.
-void record_choose_dir(char *dir, size_t size, const Config *cfg, const char *out_dir, int resume);
+// Name the run directory (out_dir, else runs/<config name>[-<tag>]-<timestamp>, the same on every
+// rank) and refuse one that holds a run unless resuming. Collective.
+void record_choose_dir(char *dir, size_t size, const Config *cfg, const char *tag, const char *out_dir, int resume);
 // Rank 0: create dir and write dir/config.yaml.
 void record_write_config(const char *dir, const Config *cfg);
 // Rank 0: open dir/metrics.jsonl, new, or on resume keeping exactly its first n_kept lines; NULL elsewhere.

@@ -4,8 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 
 #include "baselines.h"
 #include "cli.h"
@@ -108,21 +106,9 @@ int cmd_baseline(int argc, char **argv) {
 
     Dataset ds;
     dataset_load(&ds, &cfg);
-    // run directory (rank 0 decides, as in train)
     char dir[CFG_STR_MAX], path[CFG_STR_MAX + 32];
-    if (a.out_dir) snprintf(dir, sizeof dir, "%s", a.out_dir);
-    else {
-        char stamp[32] = "";
-        time_t now = time(NULL);
-        if (util_is_root()) strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&now));
-        par_bcast(stamp, sizeof stamp, 0);
-        snprintf(dir, sizeof dir, "runs/%s-%s-%s", cfg.name, MODEL_NAMES[model], stamp);
-    }
+    record_choose_dir(dir, sizeof dir, &cfg, MODEL_NAMES[model], a.out_dir, 0);
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-    struct stat st;
-    int taken = util_is_root() && stat(path, &st) == 0;
-    par_bcast(&taken, sizeof taken, 0);
-    if (taken) die(EXIT_INPUT, "%s: already holds a run (metrics.jsonl); choose another --out", dir);
     info("baseline %s on %s: %d users x %d items, %lld training pairs, %d rank%s, protocol %s", MODEL_NAMES[model],
          cfg.name, ds.n_users, ds.n_items, (long long)ds.n_train, par_size(), par_size() > 1 ? "s" : "",
          honest ? "honest (validation)" : "reference (test)");

@@ -16,7 +16,7 @@
 
 static const char *const SPLIT_NAMES[] = {"valid", "test"};
 
-void record_choose_dir(char *dir, size_t size, const Config *cfg, const char *out_dir, int resume) {
+void record_choose_dir(char *dir, size_t size, const Config *cfg, const char *tag, const char *out_dir, int resume) {
     if (out_dir) {
         snprintf(dir, size, "%s", out_dir);
     } else {
@@ -24,7 +24,7 @@ void record_choose_dir(char *dir, size_t size, const Config *cfg, const char *ou
         time_t now = time(NULL);
         if (util_is_root()) strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&now));
         par_bcast(stamp, sizeof stamp, 0); // every rank names the same directory
-        snprintf(dir, size, "runs/%s-%s", cfg->name, stamp);
+        snprintf(dir, size, "runs/%s%s%s-%s", cfg->name, tag ? "-" : "", tag ? tag : "", stamp);
     }
     char path[CFG_STR_MAX + 32];
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
@@ -32,8 +32,8 @@ void record_choose_dir(char *dir, size_t size, const Config *cfg, const char *ou
     int taken = util_is_root() && stat(path, &st) == 0; // rank 0 decides: others may see its files appear
     par_bcast(&taken, sizeof taken, 0);
     if (!resume && taken)
-        die(EXIT_INPUT, "%s: already holds a run (metrics.jsonl); pass --resume to continue it or choose another --out",
-            dir);
+        die(EXIT_INPUT, "%s: already holds a run (metrics.jsonl); choose another --out%s", dir,
+            tag ? "" : ", or pass --resume to continue it");
 }
 
 static void write_text(const char *dir, const char *name, const char *text, size_t n) {

@@ -314,7 +314,7 @@ int train_run(const Config *cfg, const TrainOptions *opt) {
     Trainer t;
     // everything that can fail on bad input happens before the run directory is touched
     trainer_init(&t, cfg);
-    record_choose_dir(t.dir, sizeof t.dir, cfg, opt->out_dir, opt->resume);
+    record_choose_dir(t.dir, sizeof t.dir, cfg, NULL, opt->out_dir, opt->resume);
     snprintf(t.ckpt_dir, sizeof t.ckpt_dir, "%s/checkpoints", t.dir);
     if (opt->resume) load_checkpoint(&t);
     if (util_is_root() && !opt->resume) record_write_config(t.dir, cfg);
