@@ -44,7 +44,8 @@ void ckpt_free(Checkpoint *self);
 
 // What a training checkpoint holds: both networks (parameters, Adam moments, step counts), the
 // loop's state (plain bytes), every rank's loss sums of the pass in flight (n_sums doubles each),
-// and the honest protocol's selected generator (best_g, written when have_best).
+// and the honest protocol's selected generator (best_g, saved and required when *have_best, which
+// points into the loop state).
 typedef struct {
     Mlp *g, *d;
     void *loop;
@@ -52,7 +53,7 @@ typedef struct {
     double *sums;
     int n_sums;
     float *best_g;
-    int have_best;
+    const int32_t *have_best;
 } TrainingState;
 
 // Write DIR/ckpt-<step>.bin (rank 0; collective for the loss sums) with the config's hash and text,
@@ -63,7 +64,8 @@ void ckpt_save_training(const char *dir, const Config *cfg, uint64_t fingerprint
 // Restore st from the newest valid checkpoint in dir (rank 0 reads, every rank receives it). A
 // missing or broken checkpoint, another config hash or data fingerprint end every rank with the
 // reason. After a change of rank count rank 0 takes every rank's loss sums (summed), the others
-// none. Collective; path_out gets the file restored.
+// none; a change of rank count or of BLAS threads is warned about (float summation order changes).
+// Collective; path_out gets the file restored.
 void ckpt_restore_training(const char *dir, const Config *cfg, uint64_t fingerprint, TrainingState *st,
                            char *path_out, size_t path_size);
 

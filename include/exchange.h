@@ -13,7 +13,7 @@ enum { EXCHANGE_STOP = 1, EXCHANGE_BAD = 2 }; // flags a rank brings to a step
 
 // One optimizer step of net: gradients summed over ranks, flags OR-ed over ranks, then, unless
 // some rank brought EXCHANGE_BAD, Adam with h. Returns the OR of every rank's flags. Collective.
-// Leaves the gradient buffer at zero.
+// Leaves the gradient buffer at zero after an update.
 int exchange_step(Mlp *net, const AdamHyper *h, int flags);
 
 #endif

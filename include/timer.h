@@ -8,7 +8,7 @@ typedef enum {
     T_G_BWD,     // generator backward
     T_D_FWD,     // discriminator forward
     T_D_BWD,     // discriminator backward (and into G's output in the G step)
-    T_EXCHANGE,  // gradients summed across ranks, and the barriers that order node-shared memory
+    T_EXCHANGE,  // gradients summed across ranks (and the wait for the slowest rank)
     T_OPTIM,     // Adam updates
     T_SCORE,     // evaluation: G's scores for every row (a GEMM phase)
     T_EVAL,      // evaluation: top-K, its merge on rank 0 and the metrics

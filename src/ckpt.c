@@ -9,11 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cblas.h>
+
 #include "par.h"
 #include "util.h"
 
 #define CKPT_MAGIC "CFGANCKP"
-#define CKPT_VERSION 1u
+#define CKPT_VERSION 2u // 2: cfgan 0.2 (version 1 checkpoints hold another training state)
 
 typedef struct {
     unsigned char *p;
@@ -261,7 +263,9 @@ void ckpt_save_training(const char *dir, const Config *cfg, uint64_t fingerprint
         ckpt_add(&c, "d.v", d->v, db);
         ckpt_add(&c, "d.step", &d->step, sizeof d->step);
         // the selected parameters exist only after the first validation (recommend falls back to g.params)
-        if (st->best_g && st->have_best) ckpt_add(&c, "best_g", st->best_g, gb);
+        if (st->best_g && *st->have_best) ckpt_add(&c, "best_g", st->best_g, gb);
+        const int32_t threads = openblas_get_num_threads();
+        ckpt_add(&c, "blas_threads", &threads, sizeof threads);
         char *text = NULL;
         size_t text_bytes = 0;
         FILE *mem = open_memstream(&text, &text_bytes);
@@ -326,8 +330,13 @@ void ckpt_restore_training(const char *dir, const Config *cfg, uint64_t fingerpr
     restore_part(&c, path, "d.m", d->m, db);
     restore_part(&c, path, "d.v", d->v, db);
     restore_part(&c, path, "d.step", &d->step, sizeof d->step);
-    const void *best = ckpt_get(&c, "best_g", gb); // present once the honest protocol selected an epoch
-    if (st->best_g && best) memcpy(st->best_g, best, gb);
+    if (st->best_g && *st->have_best) restore_part(&c, path, "best_g", st->best_g, gb); // the state says it is there
+    // BLAS threads change the products' float summation order, as the rank count does
+    const int32_t *threads = ckpt_get(&c, "blas_threads", sizeof *threads);
+    if (threads && *threads != openblas_get_num_threads())
+        warn("%s: written with %d BLAS threads per rank, resuming with %d: results will differ from an uninterrupted "
+             "run in float summation order (set OPENBLAS_NUM_THREADS=%d to continue bit for bit)",
+             path, *threads, openblas_get_num_threads(), *threads);
     // this rank's loss sums of the interrupted pass; with another rank count, rank 0 takes them all
     const size_t n = (size_t)st->n_sums;
     const double *sums = ckpt_get(&c, "pass_sums", (size_t)c.ranks * n * sizeof(double));

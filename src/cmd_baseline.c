@@ -162,7 +162,7 @@ int cmd_baseline(int argc, char **argv) {
         sb_printf(&f, "{\n  \"model\": \"%s\",\n  \"protocol\": \"%s\",\n  \"selected\": {", MODEL_NAMES[model],
                   honest ? "honest" : "reference");
         params_json(&f, model, &grid[best]);
-        sb_printf(&f, "},\n  \"reported\": {\"split\": \"test\", ");
+        sb_printf(&f, "},\n  \"test_users\": %lld,\n  \"reported\": {\"split\": \"test\", ", (long long)reported.n_users);
         metrics_json(&reported, &f);
         sb_printf(&f, "},\n  \"grid_size\": %d,\n  \"wall_seconds\": %.3f,\n  \"config\": ", n_grid, wall_seconds() - t_start);
         sb_json_string(&f, cfg.path);

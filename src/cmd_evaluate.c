@@ -40,6 +40,11 @@ static void pairs_to_indexed_csr(Csr *out, int32_t n_rows, int32_t n_cols, const
 }
 
 // The largest of m and v[0..n).
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
 static int64_t max_id(int64_t m, const int64_t *v, int64_t n) {
     for (int64_t k = 0; k < n; k++)
         if (v[k] > m) m = v[k];
@@ -81,7 +86,9 @@ int cmd_evaluate(int argc, char **argv) {
     data_read_pairs(test, &opt, &te, &st);
     const int32_t n_lines = count_score_lines(scores);
     const int64_t mi = max_id(max_id(-1, tr.item, tr.n), te.item, te.n);
-    if (mi >= INT32_MAX) die(EXIT_INPUT, "%s: ids must be below 2^31 for `evaluate`", test);
+    const int64_t mu = max_id(max_id(-1, tr.user, tr.n), te.user, te.n); // the files' users: U of novelty
+    if (mi >= INT32_MAX || mu >= INT32_MAX)
+        die(EXIT_INPUT, "%s: ids must be below 2^31 for `evaluate`", max_id(-1, tr.item, tr.n) == mi ? train : test);
     int64_t unscored = INT64_MAX; // the first test user without a score line (reported after the scores' own checks)
     for (int64_t k = 0; k < te.n; k++)
         if (te.user[k] >= n_lines && te.user[k] < unscored) unscored = te.user[k];
@@ -89,7 +96,6 @@ int cmd_evaluate(int argc, char **argv) {
     Csr trc, tec;
     pairs_to_indexed_csr(&trc, n_users, n_items_files, &tr);
     pairs_to_indexed_csr(&tec, n_users, n_items_files, &te);
-    pairs_free(&tr);
     pairs_free(&te);
 
     TopK topk;
@@ -128,8 +134,7 @@ int cmd_evaluate(int argc, char **argv) {
         } else if (n != n_items) {
             die(EXIT_INPUT, "%s:%ld: %d scores where line %ld has %d", scores, lr->line_no, n, first_line, n_items);
         }
-        if (row < n_users)
-            topk_offer_user_row(&topk, row, s, n_items, trc.col + trc.row_ptr[row], csr_row_len(&trc, row));
+        topk_offer_user_row(&topk, row, s, n_items, trc.col + trc.row_ptr[row], csr_row_len(&trc, row));
         row++;
     }
     line_reader_close(lr);
@@ -138,9 +143,15 @@ int cmd_evaluate(int argc, char **argv) {
             (long long)unscored + 1);
     topk_finish(&topk);
     // the items' training popularity over the scored catalogue
-    int64_t *pop = xcalloc((size_t)n_items + 1, sizeof *pop);
-    for (int64_t q = 0; q < trc.nnz; q++) pop[trc.col[q]]++;
-    const ItemPopularity ip = {pop, n_items, n_users};
+    // (every distinct training pair counts, also those of users without a score line)
+    int64_t *pop = xcalloc((size_t)n_items + 1, sizeof *pop), *key = xmalloc((size_t)(tr.n + 1) * sizeof *key);
+    for (int64_t q = 0; q < tr.n; q++) key[q] = tr.user[q] << 32 | tr.item[q];
+    qsort(key, (size_t)tr.n, sizeof *key, cmp_i64);
+    for (int64_t q = 0; q < tr.n; q++)
+        if (q == 0 || key[q] != key[q - 1]) pop[key[q] & UINT32_MAX]++;
+    free(key);
+    pairs_free(&tr);
+    const ItemPopularity ip = {pop, n_items, mu + 1};
     Metrics m;
     PerUser per_user = {0};
     metrics_compute(&m, per_user_path ? &per_user : NULL, &topk, &tec, &ip, cutoffs, n_cut);

@@ -380,13 +380,27 @@ static void load_value(Loader *L, int ki, yaml_node_t *node) {
 }
 
 // Keys of earlier versions, which the configs echoed into their run directories: reading those must
-// keep working (`cfgan recommend`, `data-info`), so they are accepted with a warning.
-static int is_retired(const char *name) {
-    static const char *const retired[] = {"train.optimizer", "eval.block", "run.exchange", "run.shard_optimizer",
-                                          "run.node_shared", "run.split_hidden", "run.negative_cache_mb",
-                                          "run.g_cache_mb", "run.fail_at_step", "run.check_every"};
-    for (size_t i = 0; i < sizeof retired / sizeof retired[0]; i++)
-        if (strcmp(name, retired[i]) == 0) return 1;
+// keep working (`cfgan recommend`, `data-info`), so they are accepted with a warning, but only at
+// a value that meant what 0.2 does (NULL: any value; they chose how, not what, was computed).
+static const struct {
+    const char *name, *value;
+} RETIRED[] = {{"train.optimizer", "adam"},      {"run.fail_at_step", "0"},  {"run.check_every", "0"},
+               {"eval.block", NULL},             {"run.exchange", NULL},     {"run.shard_optimizer", NULL},
+               {"run.node_shared", NULL},        {"run.split_hidden", NULL}, {"run.negative_cache_mb", NULL},
+               {"run.g_cache_mb", NULL}};
+
+// 1 when name is a retired key: at an accepted value it is ignored with a warning; at another the
+// load stops there.
+static int retired(const Loader *L, const char *name, yaml_node_t *key, yaml_node_t *value) {
+    for (size_t i = 0; i < sizeof RETIRED / sizeof RETIRED[0]; i++) {
+        if (strcmp(name, RETIRED[i].name) != 0) continue;
+        const char *v = value->type == YAML_SCALAR_NODE ? (const char *)value->data.scalar.value : "";
+        if (RETIRED[i].value && strcmp(v, RETIRED[i].value) != 0)
+            die_at(L->path, key->start_mark, "'%s' is no longer a key (cfgan 0.2): only %s remains%s", name,
+                   RETIRED[i].value, strncmp(name, "run.", 4) == 0 ? "; debug hooks are CFGAN_DEBUG_* variables" : "");
+        warn("%s:%zu: '%s' is no longer a key (cfgan 0.2 decides it): ignored", L->path, key->start_mark.line + 1, name);
+        return 1;
+    }
     return 0;
 }
 
@@ -412,10 +426,7 @@ static void load_mapping(Loader *L, yaml_node_t *map, const char *prefix) {
             if (vn->type != YAML_MAPPING_NODE)
                 die_at(L->path, vn->start_mark, "'%s' is a section: expected a mapping of its keys", name);
             load_mapping(L, vn, name);
-        } else if (is_retired(name)) { // a run directory of an earlier version: read, said, ignored
-            warn("%s:%zu: '%s' is no longer a key (cfgan 0.2.0 decides it): ignored", L->path, kn->start_mark.line + 1,
-                 name);
-        } else {
+        } else if (!retired(L, name, kn, vn)) {
             char hint[128];
             die_at(L->path, kn->start_mark, "unknown key '%s'%s", name, suggest(name, hint, sizeof hint));
         }

@@ -175,7 +175,7 @@ void record_write_final(const char *dir, const FinalReport *f) {
     sb_printf(&sb, "  \"protocol_description\": \"%s\",\n",
               f->honest ? "epoch selected on the validation split by eval.select; test metrics of the selected parameters"
                         : "fixed number of epochs; test metrics at the last epoch (as the CFGAN authors report)");
-    sb_printf(&sb, "  \"reported\": ");
+    sb_printf(&sb, "  \"test_users\": %lld,\n  \"reported\": ", (long long)f->reported->m.n_users);
     record_json(&sb, f->reported);
     if (f->honest) {
         sb_printf(&sb, ",\n  \"selected_on_validation\": ");

@@ -6,7 +6,7 @@
 // metrics every eval.every epochs, the last reported) and honest (the epoch selected on a
 // validation split, the test metrics of its parameters).
 //
-// Every rank holds every np-th row (data.h) and the whole model; rank 0 merges the evaluations,
+// Every rank holds every np-th row (shard.h) and the whole model; rank 0 merges the evaluations,
 // writes the run records (run_record.c) and the checkpoints (ckpt.c).
 #include "train.h"
 
@@ -140,7 +140,7 @@ static TrainingState checkpoint_parts(Trainer *t) {
     _Static_assert(sizeof(StepStats) == 7 * sizeof(double), "StepStats is summed as 7 doubles");
     return (TrainingState){.g = &t->model.g, .d = &t->model.d, .loop = &t->s, .loop_bytes = sizeof t->s,
                            .sums = &t->s.pass_st.d_real, .n_sums = 7, .best_g = t->best_g,
-                           .have_best = t->s.have_best};
+                           .have_best = &t->s.have_best};
 }
 
 static int params_finite(const Mlp *net) {

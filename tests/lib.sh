@@ -90,14 +90,16 @@ params_close() {
   local a b
   a=$($CKPT newest "$(run_dir "$1")") && b=$($CKPT newest "$(run_dir "$2")") && $CKPT diff "$a" "$b" --tol "$3" ${4:-}
 }
-# per_user_means DIR: DIR/per_user.tsv has one line per test user and its column means equal the
-# reported metrics in DIR/final.json to 1e-6 (prints what differs).
+# per_user_means DIR: DIR/per_user.tsv has one line per test user (final.json's test_users) and its
+# column means equal the reported metrics in DIR/final.json to 1e-6 (prints what differs).
 per_user_means() {
   /usr/bin/python3 - "$1" <<'PY'
 import csv, json, sys
 d = sys.argv[1]
 rows = list(csv.DictReader(open(f"{d}/per_user.tsv"), delimiter="\t"))
-rep = json.load(open(f"{d}/final.json"))["reported"]
+final = json.load(open(f"{d}/final.json"))
+rep = final["reported"]
+assert len(rows) == final["test_users"], (len(rows), final["test_users"])
 cols = [k for k in rows[0] if k != "user"]
 assert len(rows) > 0 and len({r["user"] for r in rows}) == len(rows), "no or repeated users"
 assert all(k in rep for k in cols) and len(cols) == 6 * sum(k.startswith("P@") for k in rep), cols

@@ -117,8 +117,8 @@ int main(void) {
         csr_from_pairs(&test, 3, 10, r, c, 6, NULL);
         int cut[] = {1, 3};
         Metrics m;
-        // item i has i training users out of 16 (item 0: none, counted as one for novelty)
-        const int64_t deg[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+        // item i has i training users out of 16, but item 4 none (counted as one for novelty)
+        const int64_t deg[10] = {0, 1, 2, 3, 0, 5, 6, 7, 8, 9};
         const ItemPopularity pop = {deg, 10, 16};
         PerUser pu;
         metrics_compute(&m, &pu, &t, &test, &pop, cut, 2);
@@ -138,12 +138,12 @@ int main(void) {
         // Gini: counts sorted ascending, Σ (2i - n - 1) x_i / (n Σ x): @1 (7 + 9) / 20, @3 (-1+1+3+5+7+9) / 60
         CHECK_CLOSE(m.gini[0], 16 / 20.0, 1e-12, "gini@1");
         CHECK_CLOSE(m.gini[1], 24 / 60.0, 1e-12, "gini@3");
-        // novelty: mean log2(16 / deg); popularity: mean deg
-        CHECK_CLOSE(m.novelty[0], (2 + 3) / 2.0, 1e-12, "novelty@1");
-        const double nov0 = (2 + 4 + log2(16 / 7.0)) / 3, nov1 = (3 + log2(16 / 3.0) + log2(16 / 5.0)) / 3;
+        // novelty: mean log2(16 / max(deg, 1)); popularity: mean deg
+        CHECK_CLOSE(m.novelty[0], (4 + 3) / 2.0, 1e-12, "novelty@1");
+        const double nov0 = (4 + 4 + log2(16 / 7.0)) / 3, nov1 = (3 + log2(16 / 3.0) + log2(16 / 5.0)) / 3;
         CHECK_CLOSE(m.novelty[1], (nov0 + nov1) / 2, 1e-12, "novelty@3");
-        CHECK_CLOSE(m.popularity[0], (4 + 2) / 2.0, 1e-12, "popularity@1");
-        CHECK_CLOSE(m.popularity[1], (4 + 10 / 3.0) / 2, 1e-12, "popularity@3");
+        CHECK_CLOSE(m.popularity[0], (0 + 2) / 2.0, 1e-12, "popularity@1");
+        CHECK_CLOSE(m.popularity[1], (8 / 3.0 + 10 / 3.0) / 2, 1e-12, "popularity@3");
         // per user: P, R, NDCG, MRR, novelty, popularity at each cutoff, test users only
         CHECK(pu.n == 2 && pu.user[0] == 0 && pu.user[1] == 1, "%lld users", (long long)pu.n);
         const double *u0 = pu.v, *u1 = pu.v + 2 * USER_METRICS;
@@ -158,7 +158,7 @@ int main(void) {
         per_user_tsv(&pu, cut, ids, &sb);
         const char *head = "user\tP@1\tR@1\tNDCG@1\tMRR@1\tnovelty@1\tpopularity@1\tP@3\t";
         CHECK(sb.data && strncmp(sb.data, head, strlen(head)) == 0 &&
-                  strstr(sb.data, "\n100\t0\t0\t0\t0\t2\t4\t") && strstr(sb.data, "\n205\t1\t0.25\t1\t1\t3\t2\t"),
+                  strstr(sb.data, "\n100\t0\t0\t0\t0\t4\t0\t") && strstr(sb.data, "\n205\t1\t0.25\t1\t1\t3\t2\t"),
               "per_user.tsv:\n%s", sb.data ? sb.data : "");
         sb_free(&sb);
         per_user_free(&pu);

@@ -157,11 +157,10 @@ int main(void) {
             Batch b = batch_of(&ui, ids, 6, 2);
             cfgan_sample_masks(&m, &b, 5, 1);
             fd_check(&m, &m.g, g_loss, &b, 1.0f / 8, "G loss");
-            // the loss is the reconstruction of the observed columns plus the ZR term, and D is untouched
+            // the loss is the reconstruction of the observed columns plus the ZR term; D gives no verdict
+            // (that D is never trained either is checked on a run, in tests/cli/train.sh)
             StepStats st = {0};
             memset(m.g.grads, 0, m.g.n_params * sizeof(float));
-            float *d0 = malloc(m.d.n_params * sizeof(float));
-            memcpy(d0, m.d.grads, m.d.n_params * sizeof(float));
             cfgan_g_step(&m, &b, 1.0f / 8, &st);
             const float *y = m.g_h[m.g.n_layers - 1];
             double rec = 0;
@@ -171,8 +170,7 @@ int main(void) {
                     rec += (1 - yj) * (1 - yj) / 8;
                 }
             CHECK_CLOSE(st.g_adv, rec, 1e-9 + 1e-6 * rec, "reconstruction term");
-            CHECK(memcmp(d0, m.d.grads, m.d.n_params * sizeof(float)) == 0 && st.p_fake == 0, "D was used");
-            free(d0);
+            CHECK(st.p_fake == 0, "D's verdict was computed");
             cfgan_free(&m);
             config_free(&cfg);
         });

@@ -42,6 +42,8 @@ def main():
             print(f"{k}: {c[k]}")
         for name, blob in c["sections"].items():
             print(f"section {name}: {len(blob)} bytes")
+        for n in "gd":  # the networks' Adam step counts (0: never updated)
+            print(f"{n}.step: {struct.unpack('<q', c['sections'][f'{n}.step'])[0]}")
         floats = [np.frombuffer(c["sections"][f"{n}.{p}"], dtype=np.float32) for n in "gd" for p in ("params", "m", "v")]
         print("finite:", "yes" if all(np.isfinite(x).all() for x in floats) else "no")
     elif cmd == "newest":

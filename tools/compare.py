@@ -43,7 +43,9 @@ def paired_tests(a, b):
         return mean, 1.0, 1.0
     w = stats.wilcoxon(b, a, zero_method="wilcox").pvalue
     t = stats.ttest_rel(b, a).pvalue
-    return mean, float(w), float(t) if t == t else 1.0
+    if t != t:  # every difference the same, and not zero: no variance, the t-test's limit is p = 0
+        t = 0.0
+    return mean, float(w), float(t)
 
 
 def holm(pvalues):

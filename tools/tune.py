@@ -50,9 +50,11 @@ def draw(seed, k):
 
 def run_trial(a, k):
     d = os.path.join(a.out, f"trial-{k}")
-    if os.path.exists(os.path.join(d, "final.json")):
+    if os.path.exists(os.path.join(d, "final.json")) or os.path.exists(os.path.join(d, "failed.json")):
         return d
-    subprocess.run(["rm", "-rf", d], check=True)
+    resume = os.path.isdir(os.path.join(d, "checkpoints"))  # a trial stopped by a signal (status 4) continues
+    if not resume:
+        subprocess.run(["rm", "-rf", d], check=True)
     values = draw(a.seed, k)
     g_steps = int(values["train.g_steps"])
     epochs = max(g_steps, a.max_epochs // g_steps * g_steps) if a.max_epochs else 0
@@ -64,18 +66,22 @@ def run_trial(a, k):
         k_, v = s.split("=", 1)
         sets[k_] = v
     cmd = [BIN, "train", a.config, "--out", d] + [x for kv in sets.items() for x in ("--set", "=".join(kv))]
+    cmd += ["--resume"] if resume else []
     if a.np > 1:
         cmd = ["mpirun", "-np", str(a.np)] + cmd
     env = dict(os.environ)
     if os.geteuid() == 0:
         env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
     env.setdefault("OMPI_MCA_rmaps_base_oversubscribe", "1")
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")  # BLAS threads change the bits: pinned, best.yaml reproduces
     t0 = time.time()
     r = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if r.returncode == 3:  # a non-finite loss: a failed trial, recorded as such (it has no final.json)
         os.makedirs(d, exist_ok=True)
         json.dump({"failed": "numerical failure", "seconds": time.time() - t0}, open(os.path.join(d, "failed.json"), "w"))
         return d
+    if r.returncode == 4:
+        sys.exit(f"trial {k}: stopped by a signal after a checkpoint; run tools/tune.py again to continue it")
     if r.returncode != 0:
         sys.exit(f"trial {k}: {' '.join(cmd)} failed:\n{r.stderr[-1500:]}")
     return d
@@ -99,18 +105,20 @@ def collect(a):
     if not rows:
         return
     keys = list(dict.fromkeys(k for r in rows for k in r))
-    with open(os.path.join(a.out, "trials.csv"), "w", newline="") as f:
+    with open(os.path.join(a.out, "trials.csv.partial"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=keys)
         w.writeheader()
         w.writerows(rows)
+    os.replace(os.path.join(a.out, "trials.csv.partial"), os.path.join(a.out, "trials.csv"))
     done = [r for r in rows if r["status"] == "ok"]
     if done:
         best = max(done, key=lambda r: r["valid_ndcg20"])
         text = open(os.path.join(a.out, f"trial-{best['trial']}", "config.yaml")).read().split("\n", 1)[1]
-        with open(os.path.join(a.out, "best.yaml"), "w") as f:
+        with open(os.path.join(a.out, "best.yaml.partial"), "w") as f:
             f.write(f"# CFGAN on {os.path.basename(a.config)}, tuned by tools/tune.py: trial {best['trial']} of "
                     f"{len(rows)}, the best validation NDCG@20 ({best['valid_ndcg20']:.4f}, epoch "
                     f"{best['selected_epoch']}); honest protocol (test metrics of the selected epoch)\n" + text)
+        os.replace(os.path.join(a.out, "best.yaml.partial"), os.path.join(a.out, "best.yaml"))
         print(f"{len(done)} trials done ({len(rows) - len(done)} failed); best: trial {best['trial']}, validation "
               f"NDCG@20 {best['valid_ndcg20']:.4f}, test P@5 {best['test_P@5']:.4f}, NDCG@20 {best['test_NDCG@20']:.4f}")
 
@@ -134,7 +142,8 @@ def main():
         t0 = time.time()
         run_trial(a, k)
         print(f"trial {k}: {time.time() - t0:.0f} s", flush=True)
-    collect(a)
+    if a.trial is None:  # a single array task leaves the table to the collecting call
+        collect(a)
 
 
 if __name__ == "__main__":
