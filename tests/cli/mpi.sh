@@ -121,3 +121,11 @@ PY
   then ok "mpi: CFGAN learns on ML100K (40 epochs at np = 2: P@5 >= 0.23, NDCG@20 >= 0.21, D real > fake)"
   else not_ok "mpi: ML100K learning check" "see $TMP/ml2"; fi
 fi
+
+# --- BLAS threads: with OPENBLAS_NUM_THREADS unset, four ranks on this 2-core machine get one
+# thread each (the node's cores over its ranks, at least one), and the log says so
+(unset OPENBLAS_NUM_THREADS; train 4 threads "$DEMO" --set train.epochs=2)
+if finished threads && grep -q "^1 BLAS thread per rank: 4 ranks on this node of $(nproc) cores" "$TMP/threads.log" &&
+   grep -q '; 1 threads"' "$TMP/threads/final.json"
+then ok "mpi: with OPENBLAS_NUM_THREADS unset, np = 4 runs one BLAS thread per rank and logs the choice"
+else not_ok "mpi: BLAS threads" "$(grep -i blas "$TMP/threads.log"; grep -o '"blas": .*' "$TMP/threads/final.json")"; fi
