@@ -30,6 +30,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("CFGAN_BIN") or os.path.join(ROOT, "build", "cfgan")
 METRICS = ["P@5", "R@5", "NDCG@5", "P@20", "R@20", "NDCG@20", "MRR@20"]
+BEYOND = ["coverage@20", "gini@20", "novelty@20", "popularity@20"]
 BASELINES = (("toppop", "TopPop"), ("itemknn", "ItemKNN (cosine)"), ("ease", "EASE^R"))
 
 
@@ -132,12 +133,12 @@ def main():
         if set(pu) != set(users):
             sys.exit(f"error: {d} has other test users than the CFGAN runs")
         params = ", ".join(f"{k} {v}" for k, v in f["selected"].items() if v is not None) or "-"
-        systems.append((names.get(f["model"], f["model"]), {m: (f["reported"][m], 0.0) for m in METRICS},
+        systems.append((names.get(f["model"], f["model"]), {m: (f["reported"][m], 0.0) for m in METRICS + BEYOND},
                         f"{params}; {f['wall_seconds']:.1f} s", pu))
     def seeds_row(label, dirs):
         """A system trained over seeds: metrics mean ± std, each user's metrics averaged over seeds."""
         vals = {m: (statistics.mean(v := [finals[d]["reported"][m] for d in dirs]), statistics.stdev(v) if len(v) > 1 else 0.0)
-                for m in METRICS}
+                for m in METRICS + BEYOND}
         pus = [per_user(d) for d in dirs]
         if any(set(p) != set(users) for p in pus):
             sys.exit(f"error: {label}: other test users than the CFGAN runs")
@@ -169,7 +170,15 @@ def main():
                 f"test and a paired t-test over the {len(users)} test users"
                 + (" (systems trained over several seeds: each user's metrics averaged over the seeds first)"
                    if len(runs) > 1 or any(len(ds) > 1 for _, ds in others) else "")
-                + ".\n\n| model | metric | mean difference (model - CFGAN) | Wilcoxon p (Holm) | t-test p (Holm) |\n"
+                + ".\n")
+        f.write("\nWhat each system recommends (top 20 of every test user; docs/metrics.md defines them): catalogue "
+                "coverage, Gini index of the items' recommendation counts (0 = even), novelty (mean -log2 of the "
+                "items' training popularity) and the mean training popularity of the recommended items.\n\n"
+                f"| model | {' | '.join(BEYOND)} |\n|---|{'---|' * len(BEYOND)}\n")
+        for label, vals, _, _ in rows:
+            f.write(f"| {label} | " + " | ".join(f"{vals[m][0]:.4f}" + (f" ± {vals[m][1]:.4f}" if vals[m][1] > 0 else "")
+                                                  for m in BEYOND) + " |\n")
+        f.write("\n| model | metric | mean difference (model - CFGAN) | Wilcoxon p (Holm) | t-test p (Holm) |\n"
                 "|---|---|---|---|---|\n")
         for k, s in enumerate(systems):
             for m in METRICS:
