@@ -143,7 +143,8 @@ def main():
         if any(set(p) != set(users) for p in pus):
             sys.exit(f"error: {label}: other test users than the CFGAN runs")
         wall = statistics.mean(finals[d]["wall_seconds"] for d in dirs)
-        note = f"{len(dirs)} run{'s' if len(dirs) > 1 else ''}; {wall / 60:.1f} min each"
+        took = f"{wall / 60:.1f} min" if wall >= 60 else f"{wall:.0f} s"
+        note = f"{len(dirs)} run{'s' if len(dirs) > 1 else ''}; {took} each"
         return label, vals, note, {u: {m: statistics.fmean(p[u][m] for p in pus) for m in METRICS} for u in users}
     systems += [seeds_row(label, dirs) for label, dirs in others]
     cf_row = seeds_row(f"CFGAN ({finals[runs[0]]['protocol']} protocol)", runs)
@@ -202,10 +203,10 @@ def main():
     ax.set_xticklabels(shown)
     ax.set_ylabel("test metric")
     ax.set_title(f"{name}: CFGAN and baselines on the same split")
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=len(rows), frameon=False)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=min(len(rows), 3), frameon=False)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "compare.png"), dpi=110)
+    fig.savefig(os.path.join(out, "compare.png"), dpi=110, bbox_inches="tight")
     print(open(os.path.join(out, "compare.md")).read())
     print(f"wrote {out}/compare.md, {out}/compare.json and {out}/compare.png")
 
