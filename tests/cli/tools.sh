@@ -175,3 +175,13 @@ assert f["protocol"] == "honest" and abs(f["reported"]["NDCG@20"] - float(best["
 PY
 then ok "tools: tune.py runs seeded trials, resumes without rerunning them, and best.yaml reproduces the best trial"
 else not_ok "tools: tune.py" "$(tail -5 "$TMP/tune.log" "$TMP/tune2.log" "$TMP/tuned.log")"; fi
+
+# the shell tools a user runs: --help prints their usage, an unknown option is refused before any work
+bad=
+for t in download-data prepare-data reproduce study; do
+  h=$(bash "$ROOT/tools/$t.sh" --help 2>&1) && [[ $h == *"Usage: tools/$t.sh"* ]] || bad+=" $t --help"
+  e=$(cd "$TMP" && bash "$ROOT/tools/$t.sh" --bogus 2>&1); st=$?
+  [ $st = 2 ] && [[ $e == *"unknown option '--bogus'"* ]] && [ ! -e "$TMP/--bogus" ] || bad+=" $t --bogus (status $st)"
+done
+[ -z "$bad" ] && ok "tools: the shell tools print their usage with --help and refuse unknown options" \
+  || not_ok "tools: shell tools' options" "$bad"
