@@ -444,8 +444,8 @@ check_preemption() {
       show_tail "$out"
     fi
   done
-  if ! wait_for 120 eval '! kill -0 '"$ref_pid"' 2>/dev/null'; then
-    not_ok preempt-same-metrics "the uninterrupted reference run did not finish in 120 s"
+  if ! wait_for 240 eval '! kill -0 '"$ref_pid"' 2>/dev/null'; then
+    not_ok preempt-same-metrics "the uninterrupted reference run did not finish in 240 s"
     return
   fi
   if ! wait "$ref_pid" || [ ! -s "$ref/final.json" ]; then
@@ -473,8 +473,8 @@ check_sweep() {
     return
   fi
   id=$JOB
-  if ! wait_for 120 job_done "$id" 3; then
-    not_ok sweep-completes "array $id not finished after 120 s: $(scontrol show job -o "$id" | grep -o 'JobState=[A-Z]*' | tr '\n' ' ')"
+  if ! wait_for 240 job_done "$id" 3; then
+    not_ok sweep-completes "array $id not finished after 240 s: $(scontrol show job -o "$id" | grep -o 'JobState=[A-Z]*' | tr '\n' ' ')"
     return
   fi
   local states
