@@ -512,8 +512,39 @@ check_baselines() {
   fi
 }
 
+# ---- e. a hyper-parameter search as a job array --------------------------------------------------
+# jobs/tune.sbatch runs one trial of tools/tune.py per array task; tune.py afterwards collects the
+# table and best.yaml without running the finished trials again.
+check_tune() {
+  local id k bad='' opts=(--max-epochs 8 --every 4 --patience 2) dir=$TMP/tune
+  if ! submit -J cfgan-t-tune --array=0-1 --ntasks=2 -o "$TMP/out/slurm-%A_%a.out" jobs/tune.sbatch \
+    configs/demo.yaml "$dir" "${opts[@]}"; then
+    not_ok tune-array "$SUBMIT_ERR"
+    return
+  fi
+  id=$JOB
+  if ! wait_for 120 job_done "$id" 2; then
+    not_ok tune-array "array $id not finished after 120 s: $(scontrol show job -o "$id" | grep -o 'JobState=[A-Z]*' | tr '\n' ' ')"
+    return
+  fi
+  [ "$(scontrol show job -o "$id" | grep -c 'JobState=COMPLETED')" -eq 2 ] || bad+=" array $id: $(job_summary "$id");"
+  for k in 0 1; do [ -s "$dir/trial-$k/final.json" ] || bad+=" no $dir/trial-$k/final.json;"; done
+  local before after out
+  before=$(stat -c %Y "$dir"/trial-*/final.json 2>/dev/null)
+  out=$(/usr/bin/python3 tools/tune.py configs/demo.yaml --out "$dir" --trials 2 "${opts[@]}" 2>&1) || bad+=" collect: $out;"
+  after=$(stat -c %Y "$dir"/trial-*/final.json 2>/dev/null)
+  [ "$before" = "$after" ] || bad+=" the collect step ran a finished trial again;"
+  [[ $out == *"2 trials done"* ]] && [ -s "$dir/best.yaml" ] && [ "$(grep -c ',ok,' "$dir/trials.csv")" -eq 2 ] \
+    || bad+=" collect output: $out;"
+  if [ -z "$bad" ]; then ok tune-array; else
+    not_ok tune-array "$bad"
+    for k in 0 1; do show_tail "$TMP/out/slurm-${id}_$k.out" 5; done
+  fi
+}
+
 check_train
 check_preemption
 check_sweep
 check_baselines
+check_tune
 exit 0 # the EXIT trap stops the cluster and prints the summary
