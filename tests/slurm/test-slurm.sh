@@ -542,9 +542,29 @@ check_tune() {
   fi
 }
 
+# ---- f. the scaling study inside one allocation ----------------------------------------------------
+check_scaling() {
+  local id csv bad=''
+  if ! CONFIG=configs/demo.yaml submit -J cfgan-t-scaling --ntasks=2 -o "$TMP/out/slurm-%j.out" jobs/scaling.sbatch; then
+    not_ok scaling-job "$SUBMIT_ERR"
+    return
+  fi
+  id=$JOB
+  await_job scaling-job 120 job_done "$id" "not finished" || return
+  csv=$ROOT/runs/scaling-$id/scaling.csv
+  [ "$(job_field "$id" JobState)" = COMPLETED ] || bad+=" job $id: $(job_summary "$id");"
+  [ "$(cut -d, -f1,2 "$csv" 2>/dev/null | tr '\n' ' ')" = "kind,np strong,1 strong,2 " ] || bad+=" $csv: not the np = 1, 2 rows;"
+  rm -rf "$ROOT/runs/scaling-$id"
+  if [ -z "$bad" ]; then ok scaling-job; else
+    not_ok scaling-job "$bad"
+    show_tail "$TMP/out/slurm-$id.out"
+  fi
+}
+
 check_train
 check_preemption
 check_sweep
 check_baselines
 check_tune
+check_scaling
 exit 0 # the EXIT trap stops the cluster and prints the summary
