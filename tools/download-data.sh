@@ -3,10 +3,7 @@
 # Usage: tools/download-data.sh [DATA_ROOT]   (default: $CFGAN_DATA, else data/)
 # Needs internet access. The MovieLens terms forbid redistribution: every user downloads their own copy.
 set -euo pipefail
-case ${1:-} in # --help prints the comment above; any other option is a mistake (the arguments are paths)
-  -h|--help) sed -n '2,/^set -/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;
-  -*) echo "$0: unknown option '$1' (usage: $0 --help)" >&2; exit 2 ;;
-esac
+. "$(dirname "$0")/usage.sh"
 root=${1:-${CFGAN_DATA:-data}}
 mkdir -p "$root"
 cd "$root"

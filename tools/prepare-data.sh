@@ -8,10 +8,7 @@
 # to a temporary file, checked against its known sha256 and only then renamed into place; an output
 # that is already right is left alone, so running the script again changes nothing.
 set -euo pipefail
-case ${1:-} in # --help prints the comment above; any other option is a mistake (the arguments are paths)
-  -h|--help) sed -n '2,/^set -/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;
-  -*) echo "$0: unknown option '$1' (usage: $0 --help)" >&2; exit 2 ;;
-esac
+. "$(dirname "$0")/usage.sh"
 tools=$(cd "$(dirname "$0")" && pwd)
 root=${1:-${CFGAN_DATA:-data}}
 py=/usr/bin/python3 # Debian's, which has numpy and scipy

@@ -5,10 +5,7 @@
 # (default: all). Needs the datasets under $CFGAN_DATA (or --data-root via CFGAN_DATA). Takes ~1.5 h
 # on 2 cores, most of it ML1M.
 set -euo pipefail
-case ${1:-} in # --help prints the comment above; any other option is a mistake (the arguments are paths)
-  -h|--help) sed -n '2,/^set -/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;
-  -*) echo "$0: unknown option '$1' (usage: $0 --help)" >&2; exit 2 ;;
-esac
+. "$(dirname "$0")/usage.sh"
 cd "$(dirname "$0")/.."
 out=${1:-runs/reproduce}; shift || true
 which=${*:-ml100k ciao ml100k-valid ciao-valid ml1m ml1m-valid}

@@ -12,10 +12,7 @@
 # Usage: tools/study.sh [OUT_DIR] [ml100k] [ciao]   (default runs/study, both; resumable: finished
 # runs and trials are kept). Needs the datasets ($CFGAN_DATA). About 1.5 h on 2 cores.
 set -euo pipefail
-case ${1:-} in # --help prints the comment above; any other option is a mistake (the arguments are paths)
-  -h|--help) sed -n '2,/^set -/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;
-  -*) echo "$0: unknown option '$1' (usage: $0 --help)" >&2; exit 2 ;;
-esac
+. "$(dirname "$0")/usage.sh"
 cd "$(dirname "$0")/.."
 out=${1:-runs/study}; shift || true
 which=${*:-ml100k ciao}
