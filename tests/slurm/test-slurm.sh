@@ -359,6 +359,21 @@ await_job() {
   return 1
 }
 
+# await_array NAME ID N SECS: wait until the N tasks of array ID have ended and check that all
+# completed; on failure report NAME as failed with the tasks' states and their output tails.
+await_array() {
+  local name=$1 id=$2 n=$3 secs=$4 k states
+  if ! wait_for "$secs" job_done "$id" "$n"; then
+    not_ok "$name" "array $id not finished after $secs s: $(scontrol show job -o "$id" | grep -o 'JobState=[A-Z]*' | tr '\n' ' ')"
+    return 1
+  fi
+  [ "$(scontrol show job -o "$id" | grep -c 'JobState=COMPLETED')" -eq "$n" ] && return 0
+  states=$(scontrol show job -o "$id" | grep -o 'JobState=[A-Z]*' | sort | uniq -c | tr -s ' \n' ' ')
+  not_ok "$name" "array $id:$states"
+  for ((k = 0; k < n; k++)); do show_tail "$TMP/out/slurm-${id}_$k.out" 5; done
+  return 1
+}
+
 has_ckpt() { compgen -G "$1/checkpoints/ckpt-*.bin" >/dev/null; }
 running_with_ckpt() { [ "$(job_field "$1" JobState)" = RUNNING ] && has_ckpt "$RUNS_DIR/$1"; }
 restarted() { local r; r=$(job_field "$1" Restarts); [ "${r:-0}" -ge 1 ]; }
@@ -473,18 +488,7 @@ check_sweep() {
     return
   fi
   id=$JOB
-  if ! wait_for 240 job_done "$id" 3; then
-    not_ok sweep-completes "array $id not finished after 240 s: $(scontrol show job -o "$id" | grep -o 'JobState=[A-Z]*' | tr '\n' ' ')"
-    return
-  fi
-  local states
-  states=$(scontrol show job -o "$id" | grep -o 'JobState=[A-Z]*' | sort | uniq -c | tr -s ' \n' ' ')
-  if [ "$(scontrol show job -o "$id" | grep -c 'JobState=COMPLETED')" -eq 3 ]; then
-    ok sweep-completes
-  else
-    not_ok sweep-completes "array $id:$states"
-    for s in 0 1 2; do show_tail "$TMP/out/slurm-${id}_$s.out" 5; done
-  fi
+  await_array sweep-completes "$id" 3 240 && ok sweep-completes
   for s in 0 1 2; do
     dir=$RUNS_DIR/${id}_$s
     [ -s "$dir/final.json" ] || bad+=" $dir has no final.json;"
@@ -523,11 +527,7 @@ check_tune() {
     return
   fi
   id=$JOB
-  if ! wait_for 120 job_done "$id" 2; then
-    not_ok tune-array "array $id not finished after 120 s: $(scontrol show job -o "$id" | grep -o 'JobState=[A-Z]*' | tr '\n' ' ')"
-    return
-  fi
-  [ "$(scontrol show job -o "$id" | grep -c 'JobState=COMPLETED')" -eq 2 ] || bad+=" array $id: $(job_summary "$id");"
+  await_array tune-array "$id" 2 120 || return
   for k in 0 1; do [ -s "$dir/trial-$k/final.json" ] || bad+=" no $dir/trial-$k/final.json;"; done
   local before after out
   before=$(stat -c %Y "$dir"/trial-*/final.json 2>/dev/null)
@@ -536,10 +536,7 @@ check_tune() {
   [ "$before" = "$after" ] || bad+=" the collect step ran a finished trial again;"
   [[ $out == *"2 trials done"* ]] && [ -s "$dir/best.yaml" ] && [ "$(grep -c ',ok,' "$dir/trials.csv")" -eq 2 ] \
     || bad+=" collect output: $out;"
-  if [ -z "$bad" ]; then ok tune-array; else
-    not_ok tune-array "$bad"
-    for k in 0 1; do show_tail "$TMP/out/slurm-${id}_$k.out" 5; done
-  fi
+  if [ -z "$bad" ]; then ok tune-array; else not_ok tune-array "$bad"; fi
 }
 
 # ---- f. the scaling study inside one allocation ----------------------------------------------------
