@@ -40,6 +40,17 @@ static Batch batch_of(const Csr *rows, int32_t *ids, int B, uint32_t outer) {
     return (Batch){B, ids, ptr, col, outer, NULL};
 }
 
+// The finite-difference cases' set-up: a model of cfg over rows, weights from weight_seed, and a
+// batch of six fixed rows with their negative sets drawn.
+static Batch fd_case(Cfgan *m, const Config *cfg, const Csr *rows, uint64_t weight_seed) {
+    static int32_t ids[6] = {3, 0, 7, 5, 9, 1};
+    cfgan_init(m, cfg, rows->n_cols, 6);
+    cfgan_init_weights(m, weight_seed);
+    Batch b = batch_of(rows, ids, 6, 2);
+    cfgan_sample_masks(m, &b, 5, 1);
+    return b;
+}
+
 static double d_loss(Cfgan *m, const Batch *b, float scale) {
     StepStats st = {0};
     memset(m->d.grads, 0, m->d.n_params * sizeof(float));
@@ -126,11 +137,7 @@ int main(void) {
                         if (mode) csr_transpose(&rows, &ui);
                         else rows = ui;
                         Cfgan m;
-                        cfgan_init(&m, &cfg, rows.n_cols, 6);
-                        cfgan_init_weights(&m, 11);
-                        int32_t ids[6] = {3, 0, 7, 5, 9, 1};
-                        Batch b = batch_of(&rows, ids, 6, 2);
-                        cfgan_sample_masks(&m, &b, 5, 1);
+                        Batch b = fd_case(&m, &cfg, &rows, 11);
                         const float scale = 1.0f / 8; // as if 2 more rows of the batch lived on another rank
                         fd_check(&m, &m.d, d_loss, &b, scale, "D loss");
                         fd_check(&m, &m.g, g_loss, &b, scale, "G loss");
@@ -151,11 +158,7 @@ int main(void) {
             cfg.n_g_hidden = 1, cfg.g_hidden[0] = 6, cfg.n_d_hidden = 1, cfg.d_hidden[0] = 4;
             cfg.zr_ratio = 0.5, cfg.pm_ratio = 0.4, cfg.zr_coef = 0.2;
             Cfgan m;
-            cfgan_init(&m, &cfg, ui.n_cols, 6);
-            cfgan_init_weights(&m, 12);
-            int32_t ids[6] = {3, 0, 7, 5, 9, 1};
-            Batch b = batch_of(&ui, ids, 6, 2);
-            cfgan_sample_masks(&m, &b, 5, 1);
+            Batch b = fd_case(&m, &cfg, &ui, 12);
             fd_check(&m, &m.g, g_loss, &b, 1.0f / 8, "G loss");
             // the loss is the reconstruction of the observed columns plus the ZR term; D gives no verdict
             // (that D is never trained either is checked on a run, in tests/cli/train.sh)
