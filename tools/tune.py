@@ -73,7 +73,7 @@ def run_trial(a, k):
     if os.geteuid() == 0:
         env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
     env.setdefault("OMPI_MCA_rmaps_base_oversubscribe", "1")
-    env.setdefault("OPENBLAS_NUM_THREADS", "1")  # BLAS threads change the bits: pinned, best.yaml reproduces
+    env["OPENBLAS_NUM_THREADS"] = "1"  # BLAS threads change the bits: pinned, so best.yaml reproduces
     t0 = time.time()
     r = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if r.returncode == 3:  # a non-finite loss: a failed trial, recorded as such (it has no final.json)

@@ -157,7 +157,7 @@ then ok "tools: compare.py refuses runs on different data"
 else not_ok "tools: compare.py fingerprint" "$(cat "$TMP/cmp2.err")"; fi
 
 # tune.py: two random trials on the tiny demo (honest protocol, early stopping); a second call runs
-# nothing again; best.yaml reproduces the best trial's test metrics; a single --trial runs alone
+# nothing again; best.yaml reproduces the best trial's test metrics
 tune=("$DEMO" --out "$TMP/tune" --trials 2 --np 1 --max-epochs 6 --every 2 --patience 2 "${tiny[@]}")
 "$PY" "$ROOT/tools/tune.py" "${tune[@]}" > "$TMP/tune.log" 2>&1
 stamp=$(stat -c %Y "$TMP/tune/trial-0/final.json" 2>/dev/null)
@@ -175,6 +175,20 @@ assert f["protocol"] == "honest" and abs(f["reported"]["NDCG@20"] - float(best["
 PY
 then ok "tools: tune.py runs seeded trials, resumes without rerunning them, and best.yaml reproduces the best trial"
 else not_ok "tools: tune.py" "$(tail -5 "$TMP/tune.log" "$TMP/tune2.log" "$TMP/tuned.log")"; fi
+# --trial K runs trial K alone (a SLURM array task) and leaves the table to the collecting call; a
+# trial whose loss is not finite is recorded as failed and not run again
+"$PY" "$ROOT/tools/tune.py" "$DEMO" --out "$TMP/tune1" --trials 2 --trial 1 --np 1 --max-epochs 6 --every 2 "${tiny[@]}" \
+  > "$TMP/tune1.log" 2>&1
+[ -s "$TMP/tune1/trial-1/final.json" ] && [ ! -e "$TMP/tune1/trial-0" ] && [ ! -e "$TMP/tune1/trials.csv" ] \
+  && ok "tools: tune.py --trial K runs that trial alone and writes no table" || not_ok "tools: tune.py --trial" "$(tail -3 "$TMP/tune1.log")"
+fail=("$DEMO" --out "$TMP/tunef" --trials 1 --np 1 --max-epochs 6 --every 2 "${tiny[@]}")
+CFGAN_DEBUG_FAIL_AT_STEP=1 "$PY" "$ROOT/tools/tune.py" "${fail[@]}" > "$TMP/tunef.log" 2>&1
+stamp=$(stat -c %Y "$TMP/tunef/trial-0/failed.json" 2>/dev/null)
+sleep 1; "$PY" "$ROOT/tools/tune.py" "${fail[@]}" > "$TMP/tunef2.log" 2>&1
+if [ -n "$stamp" ] && [ "$(stat -c %Y "$TMP/tunef/trial-0/failed.json")" = "$stamp" ] && [ ! -e "$TMP/tunef/trial-0/final.json" ] \
+   && grep -q ",failed (non-finite loss)" "$TMP/tunef/trials.csv"; then
+  ok "tools: tune.py records a trial whose loss is not finite as failed and does not run it again"
+else not_ok "tools: tune.py failed trial" "$(tail -3 "$TMP/tunef.log" "$TMP/tunef2.log")"; fi
 
 # the shell tools a user runs: --help prints their usage, an unknown option is refused before any work
 bad=
