@@ -172,6 +172,7 @@ int cmd_recommend(int argc, char **argv) {
     // leaves out the user's training and validation pairs
     Csr known;
     csr_union(&known, &ds.train, &ds.valid_rows);
+    if (K > ds.n_items) K = ds.n_items; // no list is longer than the catalogue: the table stays that small
     TopK top;
     topk_init(&top, ds.n_users, (int32_t)K);
     float *scores = xmalloc((size_t)B * ds.n_cols * sizeof *scores);

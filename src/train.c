@@ -277,23 +277,26 @@ static void evaluate(Trainer *t, const Csr *heldout, const Csr *excl, Metrics *o
     scorer_evaluate(&t->scorer, &t->model, &t->ds, heldout, excl, t->cfg->topk, t->cfg->n_topk, out, per_user);
 }
 
-// After a generator pass: evaluate if due, track the honest protocol's best epoch.
-static void after_epoch(Trainer *t, int total_epochs) {
+// After a generator pass: evaluate if due, track the honest protocol's best epoch. The reference
+// protocol's last evaluation is the reported one: its per-user rows go to per_user, and the return
+// value says so (1 on every rank).
+static int after_epoch(Trainer *t, int total_epochs, PerUser *per_user) {
     const Config *cfg = t->cfg;
     TrainState *s = &t->s;
-    if (s->epoch % cfg->eval_every != 0 && s->epoch != total_epochs) return;
+    if (s->epoch % cfg->eval_every != 0 && s->epoch != total_epochs) return 0;
+    const int reported = !t->honest && s->epoch == total_epochs;
     EvalRecord r = {.epoch = s->epoch, .split = t->honest ? SPLIT_VALID : SPLIT_TEST};
     r.d_loss = s->dst.d_real + s->dst.d_fake + cfg->d_reg * l2_half(t->model.d.params, t->model.d.n_params);
     r.g_loss = s->gst.g_adv + s->gst.g_zr + cfg->g_reg * l2_half(t->model.g.params, t->model.g.n_params);
     r.d_real = s->dst.rows > 0 ? s->dst.p_real / s->dst.rows : 0;
     r.d_fake = s->dst.rows > 0 ? s->dst.p_fake / s->dst.rows : 0;
-    evaluate(t, t->honest ? &t->ds.valid : &t->ds.test, &t->ds.train, &r.m, NULL);
+    evaluate(t, t->honest ? &t->ds.valid : &t->ds.test, &t->ds.train, &r.m, reported ? per_user : NULL);
     r.seconds = wall_seconds() - t->t_start;
     s->n_evals++;
     record_append(t->metrics, t->dir, &r);
     record_progress(&r, total_epochs, r.seconds / s->epoch);
     s->last = r;
-    if (!t->honest) return;
+    if (!t->honest) return reported;
     const double v = metrics_get(&r.m, cfg->select_metric, cfg->select_k);
     if (v > s->best_value) {
         s->best_value = v;
@@ -306,6 +309,7 @@ static void after_epoch(Trainer *t, int total_epochs) {
         info("early stop at epoch %d: no %s improvement on validation in %d evaluations (best %.4f at epoch %d)",
              s->epoch, cfg->eval_select, cfg->eval_patience, s->best_value, s->best.epoch);
     }
+    return 0;
 }
 
 // ---- the run ----------------------------------------------------------------------------------
@@ -337,11 +341,14 @@ int train_run(const Config *cfg, const TrainOptions *opt) {
     timer_reset();
     timer_start(T_TOTAL);
     TrainState *s = &t.s;
+    PerUser per_user = {0}; // the reported test metrics of every test user
+    int have_per_user = 0;
     while (!s->finished && s->outer < T && !s->stopped_early) {
         if (run_pass(&t)) { // a rank was asked to stop: save where we are and leave
             save_checkpoint(&t);
             info("stopped by a signal at epoch %d, step %lld: checkpoint written in %s; continue with --resume",
                  s->epoch, (long long)s->step, t.ckpt_dir);
+            per_user_free(&per_user);
             trainer_free(&t);
             return EXIT_PREEMPTED;
         }
@@ -349,7 +356,7 @@ int train_run(const Config *cfg, const TrainOptions *opt) {
         if (++s->pass == n_pass) s->pass = 0, s->outer++;
         if (!was_g) continue;
         s->epoch++;
-        after_epoch(&t, total_epochs);
+        have_per_user |= after_epoch(&t, total_epochs, &per_user);
         if (cfg->ckpt_every > 0 && s->epoch % cfg->ckpt_every == 0 && s->epoch != total_epochs) save_checkpoint(&t);
     }
     if (!s->finished) {
@@ -357,7 +364,6 @@ int train_run(const Config *cfg, const TrainOptions *opt) {
         save_checkpoint(&t);
     }
     EvalRecord reported = s->last;
-    PerUser per_user = {0}; // the reported test metrics of every test user
     if (t.honest) { // test the selected parameters
         memcpy(t.model.g.params, t.best_g, t.model.g.n_params * sizeof(float));
         reported = s->best;
@@ -366,7 +372,7 @@ int train_run(const Config *cfg, const TrainOptions *opt) {
         reported.seconds = wall_seconds() - t.t_start;
         s->n_evals++;
         record_append(t.metrics, t.dir, &reported);
-    } else { // the last evaluation again, user by user (the same parameters: the same lists)
+    } else if (!have_per_user) { // resumed after the last evaluation: again, user by user (the same lists)
         Metrics again;
         evaluate(&t, &t.ds.test, &t.ds.train, &again, &per_user);
     }
