@@ -28,7 +28,7 @@ def hash64(h, data):  # util.c's hash64
     return hash_mix(h ^ w ^ (((n - p) << 56) & M64))
 
 
-def checkpoint(sections, step=7, n=None, version=1):
+def checkpoint(sections, step=7, n=None, version=2):  # ckpt.c CKPT_VERSION
     """A checkpoint image without its checksum and end marker (ckpt.c's layout)."""
     b = b"CFGANCKP" + struct.pack("<II", version, len(sections) if n is None else n)
     b += struct.pack("<QQiiq", 0x1234, 0x5678, 1, 2, step)
@@ -60,7 +60,7 @@ write("ckpt", "duplicate-names", b"\x01" + checkpoint([("a", b"1"), ("a", b"22")
 write("ckpt", "too-many-sections", b"\x01" + checkpoint([], n=33))
 write("ckpt", "section-past-end", b"\x01" + checkpoint([("x", b"12345678")])[:-4])
 write("ckpt", "bad-checksum", b"\x02" + sealed(checkpoint(secs))[:-13] + b"\xff" + sealed(checkpoint(secs))[-12:])
-write("ckpt", "version-2", b"\x01" + checkpoint(secs, version=2))
+write("ckpt", "version-1", b"\x01" + checkpoint(secs, version=1))  # another version: refused
 write("ckpt", "truncated", b"\x00" + sealed(checkpoint(secs))[:30])
 
 # evaluate: first byte = --format (bits 0-1: cfgan, ml100k, ml1m, tsv) and --topk (bits 2-4);
