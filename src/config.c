@@ -379,9 +379,10 @@ static void load_value(Loader *L, int ki, yaml_node_t *node) {
     L->cfg->origin[ki] = (ConfigOrigin){L->path, (int)node->start_mark.line + 1, (int)node->start_mark.column + 1};
 }
 
-// Keys of earlier versions, which the configs echoed into their run directories: reading those must
-// keep working (`cfgan recommend`, `data-info`), so they are accepted with a warning, but only at
-// a value that meant what 0.2 does (NULL: any value; they chose how, not what, was computed).
+// Keys of earlier versions, which the configs echoed into their run directories: reading those
+// config.yaml files must keep working (`cfgan data-info`, `train` on them), so they are accepted with
+// a warning, but only at a value that meant what 0.2 does (NULL: any value; they chose how, not what,
+// was computed). 0.1's checkpoints themselves are format 1, which ckpt.c refuses.
 static const struct {
     const char *name, *value;
 } RETIRED[] = {{"train.optimizer", "adam"},      {"run.fail_at_step", "0"},  {"run.check_every", "0"},
