@@ -21,6 +21,12 @@ BLAS_LIBS      ?= $(or $(call pkg,--libs,openblas),-lopenblas)
 YAML_CFLAGS    ?= $(call pkg,--cflags,yaml-0.1)
 YAML_LIBS      ?= $(or $(call pkg,--libs,yaml-0.1),-lyaml)
 SCALAPACK_LIBS ?= $(or $(call pkg,--libs,scalapack-openmpi),-lscalapack-openmpi)
+# expanded once here: otherwise pkg-config runs again for every compile and link line
+BLAS_CFLAGS := $(BLAS_CFLAGS)
+BLAS_LIBS := $(BLAS_LIBS)
+YAML_CFLAGS := $(YAML_CFLAGS)
+YAML_LIBS := $(YAML_LIBS)
+SCALAPACK_LIBS := $(SCALAPACK_LIBS)
 
 ifeq ($(MPI),1)
   CC := $(MPICC)
@@ -61,7 +67,7 @@ help:
 	@echo "make asan      the test suite under -fsanitize=address,undefined (in build-asan/)"
 	@echo "make bench     speed and memory benchmark (tools/bench.py; needs CFGAN_DATA for the real workloads)"
 	@echo "make fuzz      libFuzzer on the config, data and checkpoint readers and on evaluate's and"
-	@echo "               recommend's input files (FUZZ_SECONDS=60 each; make test runs them 3 s each)"
+	@echo "               recommend's input files (FUZZ_SECONDS=60 each; make test runs them about 2 s each)"
 	@echo "make test-slurm  jobs/*.sbatch on a throwaway single-node SLURM cluster (installs slurm-wlm, munge)"
 	@echo "make install   copy cfgan to $(PREFIX)/bin"
 	@echo "make clean     remove build directories"
@@ -126,7 +132,7 @@ FUZZ_LIBS    := $(BLAS_LIBS) $(YAML_LIBS) -lm
 fuzz: deps
 	@bash tools/install-deps.sh test
 	@$(MAKE) --no-print-directory fuzz-build
-	@bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+	@bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 fuzz-build: $(FUZZ_BIN)
 $(FUZZ_BUILD)/obj/%.o: src/%.c | $(FUZZ_BUILD)/obj
 	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<

@@ -76,6 +76,8 @@ uint64_t hash_mix(uint64_t x);
 
 // Levenshtein distance of two short strings (for "did you mean" hints).
 int edit_distance(const char *a, const char *b);
+// qsort comparator of int64_t values, ascending.
+int cmp_int64(const void *a, const void *b);
 
 // Make directory and its parents; exit EXIT_RUNTIME with the reason on failure.
 void mkdir_p(const char *path);

@@ -40,11 +40,6 @@ static void pairs_to_indexed_csr(Csr *out, int32_t n_rows, int32_t n_cols, const
 }
 
 // The largest of m and v[0..n).
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 static int64_t max_id(int64_t m, const int64_t *v, int64_t n) {
     for (int64_t k = 0; k < n; k++)
         if (v[k] > m) m = v[k];
@@ -146,7 +141,7 @@ int cmd_evaluate(int argc, char **argv) {
     // (every distinct training pair counts, also those of users without a score line)
     int64_t *pop = xcalloc((size_t)n_items + 1, sizeof *pop), *key = xmalloc((size_t)(tr.n + 1) * sizeof *key);
     for (int64_t q = 0; q < tr.n; q++) key[q] = tr.user[q] << 32 | tr.item[q];
-    qsort(key, (size_t)tr.n, sizeof *key, cmp_i64);
+    qsort(key, (size_t)tr.n, sizeof *key, cmp_int64);
     for (int64_t q = 0; q < tr.n; q++)
         if (q == 0 || key[q] != key[q - 1]) pop[key[q] & UINT32_MAX]++;
     free(key);

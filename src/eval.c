@@ -131,15 +131,10 @@ void topk_offer_item_column(TopK *self, int32_t item, const float *scores, int32
     }
 }
 
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 // Gini index of the counts x (n): Σ_i (2i - n - 1) x_(i) / (n Σ x) over x sorted ascending, i = 1..n;
 // 0 when every item is recommended equally often, towards 1 when a few items take every slot.
 static double gini(int64_t *x, int32_t n) {
-    qsort(x, (size_t)n, sizeof *x, cmp_i64);
+    qsort(x, (size_t)n, sizeof *x, cmp_int64);
     double num = 0, sum = 0;
     for (int32_t i = 0; i < n; i++) num += (2.0 * (i + 1) - n - 1) * (double)x[i], sum += (double)x[i];
     return sum > 0 ? num / ((double)n * sum) : 0;

@@ -352,7 +352,7 @@ void cfgan_g_step(Cfgan *self, const Batch *b, float scale, StepStats *st) {
     zero_dacts(self, B);
     timer_start(T_G_FWD);
     g_forward(self, &e, NULL);
-    make_fake(self, B);
+    if (self->adversarial) make_fake(self, B); // D's input; the ablation has no D
     timer_stop(T_G_FWD);
     if (self->adversarial) {
         timer_start(T_D_FWD);

@@ -10,14 +10,9 @@
 #include "synth.h"
 #include "util.h"
 
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 // Sort and drop repeats in place; returns the new length.
 static int64_t sort_unique(int64_t *a, int64_t n) {
-    qsort(a, (size_t)n, sizeof *a, cmp_i64);
+    qsort(a, (size_t)n, sizeof *a, cmp_int64);
     int64_t u = 0;
     for (int64_t k = 0; k < n; k++)
         if (u == 0 || a[k] != a[u - 1]) a[u++] = a[k];

@@ -254,7 +254,7 @@ int write_file_atomic(const char *path, const void *data, size_t n) {
         unlink(tmp);
     }
     free(tmp);
-    errno = saved;
+    if (!ok) errno = saved;
     return ok ? 0 : -1;
 }
 
@@ -309,4 +309,9 @@ int64_t env_count(const char *name) {
     long long v = strtoll(s, &end, 10);
     if (*end || errno || v < 0) die(EXIT_INPUT, "%s=%s: expected a count (0 or a positive integer)", name, s);
     return v;
+}
+
+int cmp_int64(const void *a, const void *b) {
+    const int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
 }

@@ -1,23 +1,12 @@
 // libFuzzer target: the YAML config reader and validation (config_load_text + config_finish).
 // Bad input must end in die() (caught here through util's exit hook), never in a crash.
-#include <setjmp.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdlib.h>
-
 #include "config.h"
-#include "util.h"
-
-static jmp_buf g_env;
-static void on_exit_hook(int status, int collective) {
-    (void)status, (void)collective;
-    longjmp(g_env, 1);
-}
+#include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static Config cfg;
-    util_set_rank(0, 1, on_exit_hook);
-    if (setjmp(g_env) == 0) {
+    util_set_rank(0, 1, fuzz_exit_hook);
+    if (setjmp(fuzz_env) == 0) {
         config_init(&cfg);
         config_load_text(&cfg, (const char *)data, size, "fuzz.yaml");
         config_finish(&cfg, "/nonexistent-data-root");

@@ -4,11 +4,11 @@
 # readers, with the repository's configs and the bad-input corpus. Prints "ok fuzz: ..." or
 # "not ok fuzz: ..." per target and exits non-zero if any target crashed; a crash leaves its input in
 # BUILD_DIR/crash-* (copy it into tests/fuzz/corpus-<target>/ once fixed).
-# Usage: tests/fuzz/run.sh BUILD_DIR SECONDS [TARGET...]   (default: every target; env FUZZ_FRESH=1)
+# Usage: tests/fuzz/run.sh BUILD_DIR SECONDS [TARGET...]   (default: every fuzz_* built; env FUZZ_FRESH=1)
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B=$1; S=${2:-60}; shift 2 2>/dev/null || shift $#
-targets=${*:-config data ckpt evaluate recommend}
+targets=${*:-$(cd "$B" && find . -maxdepth 1 -name "fuzz_*" -type f -executable | sed "s|^./fuzz_||" | sort)}
 fail=0
 # fuzz_recommend needs trained runs: made once here (cmd_train in the harness), reused by every session
 export CFGAN_FUZZ_RUNS=$(cd "$B" && pwd)/recommend-runs
