@@ -100,8 +100,8 @@ rows = list(csv.DictReader(open(f"{d}/per_user.tsv"), delimiter="\t"))
 final = json.load(open(f"{d}/final.json"))
 rep = final["reported"]
 assert len(rows) == final["test_users"], (len(rows), final["test_users"])
-cols = [k for k in rows[0] if k != "user"]
 assert len(rows) > 0 and len({r["user"] for r in rows}) == len(rows), "no or repeated users"
+cols = [k for k in rows[0] if k != "user"]
 assert all(k in rep for k in cols) and len(cols) == 6 * sum(k.startswith("P@") for k in rep), cols
 bad = [(k, m, rep[k]) for k in cols if abs((m := sum(float(r[k]) for r in rows) / len(rows)) - rep[k]) > 1e-6]
 if bad: print("per_user.tsv means differ from final.json:", bad); sys.exit(1)

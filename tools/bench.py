@@ -43,9 +43,9 @@ GEMM_PHASES = ["G forward", "G backward", "D forward", "D backward", "scoring"]
 
 
 def settings(baseline):
-    """(label, ranks, binary, extra --set options)"""
-    s = [("np1", 1, BIN, []), ("np2", 2, BIN, [])]
-    return s + ([("np2-baseline", 2, baseline, [])] if baseline else [])
+    """(label, ranks, binary)"""
+    s = [("np1", 1, BIN), ("np2", 2, BIN)]
+    return s + ([("np2-baseline", 2, baseline)] if baseline else [])
 
 
 def mpi_env():
@@ -60,15 +60,13 @@ def mpi_env():
     return env
 
 
-def run_cfgan(name, label, np_, binary, extra, outer, out_dir, data_root):
+def run_cfgan(name, label, np_, binary, outer, out_dir, data_root):
     cfg, epo, _, _, _, every = WORKLOADS[name]
     run_dir = os.path.join(out_dir, f"{name}-{label}")
     subprocess.run(["rm", "-rf", run_dir], check=True)
     cmd = [binary, "train", os.path.join(ROOT, cfg), "--out", run_dir, "--set", f"train.epochs={epo * outer}",
            "--set", "checkpoint.every=0", "--data-root", data_root]
     cmd += ["--set", f"eval.every={every}"] if every else []
-    for opt in extra:
-        cmd += ["--set", opt]
     if np_ > 1:
         cmd = ["mpirun", "-np", str(np_)] + cmd
     r = subprocess.run(cmd, env=mpi_env(), capture_output=True, text=True)
@@ -163,9 +161,9 @@ def main():
         finals = {}
         torch = []
         for rnd in range(a.rounds):
-            for label, np_, binary, extra in settings(a.baseline):
+            for label, np_, binary in settings(a.baseline):
                 print(f"== {name}, round {rnd + 1}/{a.rounds}: {label}", flush=True)
-                final, last = run_cfgan(name, label, np_, binary, extra, outer, a.out, data_root)
+                final, last = run_cfgan(name, label, np_, binary, outer, a.out, data_root)
                 ph = final["phases"]
                 per.setdefault(label, []).append(ph["total"]["max"] / outer)
                 finals.setdefault(label, []).append((final, last))

@@ -59,7 +59,7 @@ def holm(pvalues):
     return out
 
 
-def env_for(np_):
+def env_for():
     env = dict(os.environ)
     if os.geteuid() == 0:
         env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
@@ -69,7 +69,7 @@ def env_for(np_):
 
 def run(cmd, np_):
     full = (["mpirun", "-np", str(np_)] if np_ > 1 else []) + cmd
-    r = subprocess.run(full, env=env_for(np_), capture_output=True, text=True)
+    r = subprocess.run(full, env=env_for(), capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"{' '.join(full)} failed:\n{r.stderr[-1500:]}")
 
@@ -119,19 +119,18 @@ def main():
         sys.exit("error: the runs were made on different data (dataset_fingerprint differs): "
                  + ", ".join(f"{d}: {fp}" for d, fp in prints.items()) + "; compare runs on the same split")
 
-    # CFGAN: every user's metrics averaged over the seeds
-    seeds = [per_user(d) for d in runs]
-    users = sorted(seeds[0], key=int)
-    if any(set(s) != set(users) for s in seeds):
-        sys.exit("error: the CFGAN runs have different test users")
-    cfgan_u = {u: {m: statistics.fmean(s[u][m] for s in seeds) for m in METRICS} for u in users}
+    users = sorted(per_user(runs[0]), key=int)  # every system must have these test users
+
+    def users_of(d):
+        pu = per_user(d)
+        if set(pu) != set(users):
+            sys.exit(f"error: {d} has other test users than {runs[0]}")
+        return pu
     systems = []  # (label, {metric: (mean, std over seeds)}, note, per-user values or None)
     names = dict(BASELINES)
     for d in base_dirs:
         f = finals[d]
-        pu = per_user(d)
-        if set(pu) != set(users):
-            sys.exit(f"error: {d} has other test users than the CFGAN runs")
+        pu = users_of(d)
         params = ", ".join(f"{k} {v}" for k, v in f["selected"].items() if v is not None) or "-"
         systems.append((names.get(f["model"], f["model"]), {m: (f["reported"][m], 0.0) for m in METRICS + BEYOND},
                         f"{params}; {f['wall_seconds']:.1f} s", pu))
@@ -139,15 +138,14 @@ def main():
         """A system trained over seeds: metrics mean ± std, each user's metrics averaged over seeds."""
         vals = {m: (statistics.mean(v := [finals[d]["reported"][m] for d in dirs]), statistics.stdev(v) if len(v) > 1 else 0.0)
                 for m in METRICS + BEYOND}
-        pus = [per_user(d) for d in dirs]
-        if any(set(p) != set(users) for p in pus):
-            sys.exit(f"error: {label}: other test users than the CFGAN runs")
+        pus = [users_of(d) for d in dirs]
         wall = statistics.mean(finals[d]["wall_seconds"] for d in dirs)
         took = f"{wall / 60:.1f} min" if wall >= 60 else f"{wall:.0f} s"
         note = f"{len(dirs)} run{'s' if len(dirs) > 1 else ''}; {took} each"
         return label, vals, note, {u: {m: statistics.fmean(p[u][m] for p in pus) for m in METRICS} for u in users}
     systems += [seeds_row(label, dirs) for label, dirs in others]
     cf_row = seeds_row(f"CFGAN ({finals[runs[0]]['protocol']} protocol)", runs)
+    cfgan_u = cf_row[3]  # CFGAN: every user's metrics averaged over the seeds
     rows = systems + [cf_row[:3] + (None,)]
 
     # paired tests of every baseline against CFGAN, Holm-corrected over the baselines, per metric

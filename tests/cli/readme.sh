@@ -19,7 +19,7 @@ while IFS= read -r c <&3; do
     "make run"|"make test"|"make test-only") # the suite itself runs from make test: check the target
       make -C "$ROOT" -n "${c#make }" > /dev/null 2>&1 && ok "readme: '$c' is a make target" || not_ok "readme: $c" "no such target" ;;
     make\ *) # the cluster build, into a scratch build directory
-      (cd "$ROOT" && eval "$c BUILD=$TMP/build-vars" > "$TMP/make.log" 2>&1) && [ -x "$TMP/build-vars/cfgan" ] \
+      (cd "$ROOT" && eval "$c BUILD=$TMP/build-vars $TMP/build-vars/cfgan -j2" > "$TMP/make.log" 2>&1) && [ -x "$TMP/build-vars/cfgan" ] \
         && ok "readme: '$c' builds" || not_ok "readme: $c" "$(tail -3 "$TMP/make.log")" ;;
     tools/download-data.sh*) # needs the internet, which tests do not have: the script parses
       bash -n "$ROOT/tools/download-data.sh" && [ -x "$ROOT/tools/download-data.sh" ] \
@@ -28,7 +28,8 @@ while IFS= read -r c <&3; do
       bash -n "$ROOT/tools/prepare-data.sh" && [ -x "$ROOT/tools/prepare-data.sh" ] \
         && ok "readme: '$c' is an executable script (run by prepare_data.sh)" || not_ok "readme: $c" "bad script" ;;
     sbatch\ *) # run by make test-slurm on a real SLURM
-      bash -n "$ROOT/jobs/train.sbatch" && ok "readme: '$c': the job script parses (make test-slurm runs it)" \
+      job=$(grep -o 'jobs/[^ ]*\.sbatch' <<<"$c")
+      [ -n "$job" ] && bash -n "$ROOT/$job" && ok "readme: '$c': the job script parses (make test-slurm runs it)" \
         || not_ok "readme: $c" "bad script" ;;
     *cfgan\ *)
       if [[ $c == *--data-root* || $c == *ml1m* ]] && ! need_data "readme: '$c'"; then continue; fi

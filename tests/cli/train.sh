@@ -106,8 +106,8 @@ else not_ok "train: learning check" "$(tail -2 "$TMP/learn.log")"; fi
 # --- the ablation without D (model.adversarial: false): D is never updated (its Adam step count
 # stays 0 in the checkpoint; CFGAN's own run updates it), and G still learns
 train 1 nod "$DEMO" "${short[@]}" --set model.adversarial=false
-if finished nod a && $CKPT info "$($CKPT newest "$TMP/nod")" | grep -q "^d.step: 0$" &&
-   $CKPT info "$($CKPT newest "$TMP/a")" | grep -qE "^d.step: [1-9]" &&
-   $CKPT info "$($CKPT newest "$TMP/nod")" | grep -qE "^g.step: [1-9]"
+nod_info=$($CKPT info "$($CKPT newest "$TMP/nod")" 2>&1)
+if finished nod a && grep -q "^d.step: 0$" <<<"$nod_info" && grep -qE "^g.step: [1-9]" <<<"$nod_info" &&
+   $CKPT info "$($CKPT newest "$TMP/a")" | grep -qE "^d.step: [1-9]"
 then ok "train: without D (model.adversarial false) D is never updated and G is"
 else not_ok "train: the ablation without D" "$(tail -2 "$TMP/nod.log")"; fi

@@ -469,7 +469,6 @@ check_preemption() {
     return
   fi
   for L in "${!pjob[@]}"; do
-    local why
     if same_metrics "$ref" "$RUNS_DIR/${pjob[$L]}"; then
       ok "preempt-$L-same-metrics"
     else
@@ -528,7 +527,10 @@ check_tune() {
   fi
   id=$JOB
   await_array tune-array "$id" 2 120 || return
-  for k in 0 1; do [ -s "$dir/trial-$k/final.json" ] || bad+=" no $dir/trial-$k/final.json;"; done
+  for k in 0 1; do # each task ran its own trial, and only that one
+    [ -s "$dir/trial-$k/final.json" ] || bad+=" no $dir/trial-$k/final.json;"
+    [ "$(grep '^trial ' "$TMP/out/slurm-${id}_$k.out" | cut -d: -f1)" = "trial $k" ] || bad+=" task $k did not run exactly trial $k;"
+  done
   local before after out
   before=$(stat -c %Y "$dir"/trial-*/final.json 2>/dev/null)
   out=$(/usr/bin/python3 tools/tune.py configs/demo.yaml --out "$dir" --trials 2 "${opts[@]}" 2>&1) || bad+=" collect: $out;"
