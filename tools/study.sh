@@ -33,6 +33,12 @@ train() {
   mpirun -np "$np" "$bin" train "$cfg" --out "$d" "$@" | tail -1
 }
 
+# runs NAME: the three seeds' run directories, comma-separated; cf NAME: them as --cfgan-run options;
+# strip FILE: metrics.jsonl without the wall-clock seconds
+runs() { local r=; for s in 1 2 3; do r+="${r:+,}$out/$1-s$s"; done; echo "$r"; }
+cf() { for s in 1 2 3; do echo --cfgan-run "$out/$1-s$s"; done; }
+strip() { sed -E 's/"seconds": [0-9.e+-]*, //' "$1"; }
+
 for ds in $which; do
   /usr/bin/python3 tools/tune.py "configs/$ds.yaml" --out "$out/tune-$ds" --trials 30 --np "$np"
   /usr/bin/python3 tools/tune.py "configs/$ds.yaml" --out "$out/tune-$ds-nod" --trials 30 --np "$np" \
@@ -45,8 +51,6 @@ for ds in $which; do
     train "$ds-tuned-nod-s$s" "$tuned" --set train.seed=$s --set model.adversarial=false
     train "$ds-nodtuned-s$s" "$out/tune-$ds-nod/best.yaml" --set train.seed=$s
   done
-  runs() { local r=; for s in 1 2 3; do r+="${r:+,}$out/$1-s$s"; done; echo "$r"; }
-  cf() { for s in 1 2 3; do echo --cfgan-run "$out/$1-s$s"; done; }
   /usr/bin/python3 tools/compare.py "configs/$ds.yaml" $(cf "$ds") --system "CFGAN without D=$(runs "$ds-nod")" \
     --np "$np" --out "$out/compare-$ds"
   shipped=configs/$ds-tuned.yaml; [ -f "$shipped" ] || shipped=$tuned  # the same split; its name titles the chart
@@ -55,7 +59,6 @@ for ds in $which; do
     --set "$ease_grid" --set "$knn_k" --set "$knn_s" --np "$np" --out "$out/compare-$ds-tuned"
   if [ -f "configs/$ds-tuned.yaml" ]; then
     train "$ds-tuned-config" "configs/$ds-tuned.yaml"
-    strip() { sed -E 's/"seconds": [0-9.e+-]*, //' "$1"; }
     if [ "$(strip "$out/$ds-tuned-config/metrics.jsonl")" = "$(strip "$out/$ds-tuned-s1/metrics.jsonl")" ]; then
       echo "configs/$ds-tuned.yaml reproduces the tuned seed-1 run ($out/$ds-tuned-s1) at every evaluation"
     else
